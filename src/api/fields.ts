@@ -1,0 +1,129 @@
+/**
+ * Named, described zod fields shared by the rows of the operation table.
+ *
+ * Every constraint the provider documents lives here once: the client, the MCP tools and the
+ * sandbox all validate with these schemas, so a rule cannot drift between them. Descriptions are
+ * written for a model reading a tool schema: units, ranges, and where the value comes from.
+ */
+import { z } from 'zod';
+
+/** Documented resource limits (MB for memory and disk). */
+export const LIMITS = {
+  memory: { min: 512, max: 16384 },
+  disk: { min: 8192, max: 524288 },
+  cpu: { min: 1, max: 12 },
+  ipCount: { min: 0, max: 2 },
+  backupQuantity: { min: 1, max: 10 },
+  /** disk ≤ 64 × memory (see REFERENCE.md, "Decisions" 1). */
+  diskPerMemory: 64,
+} as const;
+
+export const BACKUP_FREQUENCIES = [3, 6, 12, 24, 72] as const;
+
+/** Characters the password may consist of, and the classes it must contain. */
+export const PASSWORD_SPECIALS = '!()[]-.?~`';
+const PASSWORD_CHARSET = /^[A-Za-z0-9!()[\]\-.?~`]+$/;
+const PASSWORD_RULE =
+  'Latin letters in both cases plus at least one digit or one of !()[]-.?~` (no other characters)';
+
+export function passwordProblem(value: string): string | undefined {
+  if (!PASSWORD_CHARSET.test(value)) return `may contain only ${PASSWORD_RULE}`;
+  if (!/[a-z]/.test(value) || !/[A-Z]/.test(value)) return `needs ${PASSWORD_RULE}`;
+  if (!/[0-9!()[\]\-.?~`]/.test(value)) return `needs ${PASSWORD_RULE}`;
+  return undefined;
+}
+
+const id = (what: string) => z.number().int().positive().describe(what);
+
+export const fields = {
+  vmId: id('VM id (from vm_list)'),
+  toVmId: id('Id of the VM that receives the address (from vm_list)'),
+  tenantId: id('Project (tenant) id that owns the object (from tenant_list)'),
+  keyId: id('Public key id (from pubkey_list)'),
+  operationId: id('Operation id returned by an asynchronous call'),
+  distributionId: id(
+    'Distribution id (from distribution_list). Ids change over time: look it up right before use, never reuse a stored one',
+  ),
+  tariffId: id('Tariff id (from tariff_list)'),
+  snapshotId: id('Snapshot id (from vm_snapshot_list)'),
+  vmName: z.string().min(1).max(255).describe('VM name, 1-255 characters'),
+  memory: z
+    .number()
+    .int()
+    .min(LIMITS.memory.min)
+    .max(LIMITS.memory.max)
+    .describe(`RAM in MB, ${LIMITS.memory.min}-${LIMITS.memory.max}`),
+  disk: z
+    .number()
+    .int()
+    .min(LIMITS.disk.min)
+    .max(LIMITS.disk.max)
+    .describe(`Disk in MB, ${LIMITS.disk.min}-${LIMITS.disk.max}, at most 64 × memory`),
+  cpu: z
+    .number()
+    .int()
+    .min(LIMITS.cpu.min)
+    .max(LIMITS.cpu.max)
+    .describe(`CPU cores, ${LIMITS.cpu.min}-${LIMITS.cpu.max}`),
+  ipCount: z
+    .number()
+    .int()
+    .min(LIMITS.ipCount.min)
+    .max(LIMITS.ipCount.max)
+    .describe(`Number of public IPv4 addresses, ${LIMITS.ipCount.min}-${LIMITS.ipCount.max}`),
+  password: z
+    .string()
+    .max(128)
+    .superRefine((value, ctx) => {
+      const problem = passwordProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: `password ${problem}` });
+    })
+    .describe(`Root/administrator password: ${PASSWORD_RULE}`),
+  sendPassword: z.boolean().describe('E-mail the password to the account owner'),
+  openSupportAccess: z.boolean().describe("Give the provider's support staff access to the VM"),
+  publicKeyIds: z
+    .array(id('Public key id'))
+    .max(50)
+    .describe('Public key ids to install into authorized_keys (from pubkey_list)'),
+  softwareIds: z.array(id('Software id')).max(20).describe('Software to preinstall (ids from software_list)'),
+  keyIds: z
+    .array(id('Public key id'))
+    .max(50)
+    .describe('Public key ids (from pubkey_list) that replace authorized_keys; empty clears it'),
+  allowRestart: z.boolean().describe('Allow a restart, which is required to decrease memory'),
+  allowMemoryChange: z
+    .boolean()
+    .describe('Allow raising memory to ceil(disk / 64) MB when the new disk would exceed 64 × memory'),
+  backupQuantity: z
+    .number()
+    .int()
+    .min(LIMITS.backupQuantity.min)
+    .max(LIMITS.backupQuantity.max)
+    .describe(`Number of backups kept, ${LIMITS.backupQuantity.min}-${LIMITS.backupQuantity.max}`),
+  backupFrequency: z
+    .union(BACKUP_FREQUENCIES.map((hours) => z.literal(hours)))
+    .describe(`Hours between backups, one of ${BACKUP_FREQUENCIES.join(', ')}`),
+  ip: z.ipv4().describe('Public IPv4 address of the VM (from vm_get ipAddresses)'),
+  snapshotName: z.string().min(1).max(255).describe('Snapshot name, 1-255 characters'),
+  snapshotDescription: z.string().max(1024).describe('Snapshot description'),
+  deleteChildren: z.boolean().describe('Also delete the snapshots derived from this one'),
+  backup: z
+    .string()
+    .min(1)
+    .max(512)
+    .describe('Backup id, a string such as "diff-backupsnap2014…lz4" (from vm_backup_list)'),
+  createBackup: z.boolean().describe('Take a backup of the current state before rolling back'),
+  keyName: z.string().min(1).max(255).describe('Key name, 1-255 characters'),
+  publicKey: z
+    .string()
+    .min(16)
+    .max(16384)
+    .regex(/^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=.]+( .*)?$/, {
+      message:
+        'publicKey must be one OpenSSH public key line: "ssh-rsa|ssh-ed25519|ssh-dss|ecdsa-… BASE64 [comment]"',
+    })
+    .describe('OpenSSH public key line, e.g. "ssh-ed25519 AAAA… user@host"'),
+} as const;
+
+/** The parameter names whose values are secrets and must never be logged or echoed. */
+export const SECRET_PARAMS: ReadonlySet<string> = new Set(['apiKey', 'password']);

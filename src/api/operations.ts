@@ -1,0 +1,658 @@
+/**
+ * The operation table: one row per method of the Flops API, in the order of the reference.
+ *
+ * Everything else is derived from it — the typed client (`client.ts`), the MCP tools, the
+ * sandbox's routes and the README's tool table. A row says:
+ *   - `tool`     the MCP tool name (fixed: clients depend on it) and the client's method name;
+ *   - `path`     the path template below the base URL; `{name}` segments come from `params`;
+ *   - `params`   every parameter as a described zod field; required unless `.optional()`;
+ *   - `profile`  what the call does to the world, which fixes the MCP annotations and from which
+ *                "reads or writes" and "destroys data" are derived (never listed twice);
+ *   - `returns`  the envelope: a list or object of an entity, an operation, a created VM + operation,
+ *                or nothing;
+ *   - `toolset`  the group the tool is enabled or disabled with;
+ *   - `operationType` the provider's type of the operation the method starts (sandbox, docs);
+ *   - `check`    rules that span several parameters (disk ≤ 64 × memory, …).
+ * Writes are never retried by the client: the profile, not the HTTP method (always GET), decides.
+ */
+import { z } from 'zod';
+import { fields, LIMITS } from './fields.js';
+import type {
+  Backup,
+  Distribution,
+  EntityName,
+  Operation,
+  OperationRef,
+  PublicKey,
+  Snapshot,
+  Software,
+  Tariff,
+  Tenant,
+  Vm,
+} from './types.js';
+
+export type Toolset =
+  | 'catalog'
+  | 'vms'
+  | 'power'
+  | 'config'
+  | 'network'
+  | 'snapshots'
+  | 'backups'
+  | 'keys'
+  | 'operations';
+
+export const TOOLSETS: readonly Toolset[] = [
+  'catalog',
+  'vms',
+  'power',
+  'config',
+  'network',
+  'snapshots',
+  'backups',
+  'keys',
+  'operations',
+];
+
+/**
+ * Profiles fix the four MCP hints. `destructive` means the call destroys or overwrites data that
+ * cannot be got back; `idempotent` means repeating it with the same arguments changes nothing more.
+ * Every Flops method talks to the provider, so `openWorld` is always true.
+ */
+export const PROFILES = {
+  read: { readOnly: true, destructive: false, idempotent: true },
+  create: { readOnly: false, destructive: false, idempotent: false },
+  update: { readOnly: false, destructive: false, idempotent: true },
+  action: { readOnly: false, destructive: false, idempotent: false },
+  replace: { readOnly: false, destructive: true, idempotent: true },
+  revert: { readOnly: false, destructive: true, idempotent: false },
+  delete: { readOnly: false, destructive: true, idempotent: true },
+} as const;
+export type Profile = keyof typeof PROFILES;
+
+export type Returns =
+  | { list: EntityName }
+  | { object: EntityName }
+  | 'operation' // {"operationId": n}
+  | 'created' // {"result": newVmId, "operationId": n}
+  | 'none'; // {"status": "OK"}
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+export interface OperationDef<S extends z.ZodRawShape = z.ZodRawShape> {
+  readonly tool: string;
+  readonly path: string;
+  readonly params: S;
+  readonly profile: Profile;
+  readonly toolset: Toolset;
+  readonly title: string;
+  readonly description: string;
+  readonly returns: Returns;
+  readonly operationType?: string;
+  /** The operation is already DONE when first read (observed for backup_policy_change). */
+  readonly instant?: boolean;
+  readonly check?: (params: Partial<z.output<z.ZodObject<S>>>) => FieldIssue[];
+}
+
+const { vmId, tenantId } = fields;
+/** Optional, keeping the description (zod 4 keeps it on the inner schema only). */
+const opt = <T extends z.ZodType>(schema: T) => schema.optional().describe(schema.description ?? '');
+
+/** disk ≤ 64 × memory, when both are given (REFERENCE.md, decision 1). */
+function diskMemoryRatio(p: { memory?: number | undefined; disk?: number | undefined }): FieldIssue[] {
+  if (p.memory === undefined || p.disk === undefined) return [];
+  if (p.disk <= p.memory * LIMITS.diskPerMemory) return [];
+  return [
+    {
+      path: 'disk',
+      message: `disk must be at most 64 × memory (${p.memory * LIMITS.diskPerMemory} MB for memory ${p.memory} MB)`,
+    },
+  ];
+}
+
+const def = <S extends z.ZodRawShape>(row: OperationDef<S>): OperationDef<S> => row;
+
+const ASYNC = 'Asynchronous: returns operationId; follow it with wait_for_operation.';
+
+export const OPERATIONS = [
+  def({
+    tool: 'tenant_list',
+    path: 'tenant',
+    params: {},
+    profile: 'read',
+    toolset: 'catalog',
+    title: 'List projects (tenants)',
+    description: 'List the projects (tenants) of the account. Writes need the tenantId of the object.',
+    returns: { list: 'tenant' },
+  }),
+  def({
+    tool: 'vm_list',
+    path: 'vm/',
+    params: {},
+    profile: 'read',
+    toolset: 'vms',
+    title: 'List virtual servers',
+    description:
+      'List all VMs of the account, own and shared: id, name, state, resources (MB), IPs, tariff, distribution.',
+    returns: { list: 'vm' },
+  }),
+  def({
+    tool: 'vm_install',
+    path: 'vm/install/',
+    params: {
+      name: opt(fields.vmName),
+      tenantId,
+      distributionId: fields.distributionId,
+      tariffId: fields.tariffId,
+      memory: opt(fields.memory.describe('RAM in MB, 512-16384; only for an onDemand tariff')),
+      disk: opt(
+        fields.disk.describe('Disk in MB, 8192-524288, at most 64 × memory; only for an onDemand tariff'),
+      ),
+      cpu: opt(fields.cpu.describe('CPU cores, 1-12; only for an onDemand tariff')),
+      ipCount: opt(fields.ipCount.describe('Public IPv4 addresses, 0-2; only for an onDemand tariff')),
+      password: opt(fields.password),
+      sendPassword: opt(fields.sendPassword),
+      openSupportAccess: opt(fields.openSupportAccess),
+      publicKeyIds: opt(fields.publicKeyIds),
+      softwareIds: opt(fields.softwareIds),
+    },
+    profile: 'create',
+    toolset: 'vms',
+    title: 'Install a new VM',
+    description: `Create a VM from a distribution and a tariff (billed). A fixed tariff sets the resources; an onDemand tariff takes memory, disk, cpu and ipCount. Returns the new VM id. ${ASYNC}`,
+    returns: 'created',
+    operationType: 'VM_INSTALL',
+    check: (p) => [
+      ...diskMemoryRatio(p),
+      ...(p.sendPassword === false && p.password === undefined
+        ? [{ path: 'password', message: 'password is required when sendPassword is false' }]
+        : []),
+    ],
+  }),
+  def({
+    tool: 'vm_clone',
+    path: 'vm/{vmId}/clone/',
+    params: {
+      vmId: fields.vmId.describe('Id of the VM to clone (from vm_list)'),
+      name: opt(fields.vmName.describe('Name of the new VM')),
+      tenantId,
+      snapshotId: opt(
+        fields.snapshotId.describe(
+          'Clone from this snapshot (from vm_snapshot_list); default: current state',
+        ),
+      ),
+    },
+    profile: 'create',
+    toolset: 'vms',
+    title: 'Clone a VM',
+    description: `Create a new VM (billed) as a copy of a VM or of one of its snapshots; it gets new IPs. Returns the new VM id. ${ASYNC}`,
+    returns: 'created',
+    operationType: 'VM_CLONE',
+  }),
+  def({
+    tool: 'vm_reinstall',
+    path: 'vm/{vmId}/reinstall/',
+    params: {
+      vmId,
+      name: opt(fields.vmName),
+      tenantId,
+      distributionId: opt(fields.distributionId),
+      tariffId: opt(fields.tariffId),
+      memory: opt(fields.memory),
+      disk: opt(fields.disk),
+      cpu: opt(fields.cpu),
+      password: opt(fields.password),
+      sendPassword: opt(fields.sendPassword),
+      openSupportAccess: opt(fields.openSupportAccess),
+      publicKeyIds: opt(fields.publicKeyIds),
+      softwareIds: opt(fields.softwareIds),
+    },
+    profile: 'revert',
+    toolset: 'vms',
+    title: 'Reinstall a VM',
+    description: `DESTROYS ALL DATA on the VM's disk and installs it anew, optionally with another distribution, tariff or resources; keeps the VM id and IPs. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_REINSTALL',
+    check: diskMemoryRatio,
+  }),
+  def({
+    tool: 'vm_get',
+    path: 'vm/{vmId}/',
+    params: { vmId },
+    profile: 'read',
+    toolset: 'vms',
+    title: 'Get a VM',
+    description:
+      'Get one VM: state, memory/disk (MB), cpu, IPs, tariff, distribution, backup policy, public keys.',
+    returns: { object: 'vm' },
+  }),
+  def({
+    tool: 'vm_rename',
+    path: 'vm/{vmId}/rename/',
+    params: { vmId, tenantId, name: opt(fields.vmName.describe('New VM name')) },
+    profile: 'update',
+    toolset: 'vms',
+    title: 'Rename a VM',
+    description: `Change the name of a VM. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_UPDATE',
+  }),
+  def({
+    tool: 'vm_start',
+    path: 'vm/{vmId}/start/',
+    params: { vmId, tenantId },
+    profile: 'update',
+    toolset: 'power',
+    title: 'Start a VM',
+    description: `Power on a stopped VM. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_START',
+  }),
+  def({
+    tool: 'vm_reset',
+    path: 'vm/{vmId}/reset/',
+    params: { vmId, tenantId },
+    profile: 'revert',
+    toolset: 'power',
+    title: 'Hard-reset a VM',
+    description: `Hard reset, like the reset button: unsaved data in the guest is lost. Prefer vm_reboot. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_RESET',
+  }),
+  def({
+    tool: 'vm_reboot',
+    path: 'vm/{vmId}/reboot/',
+    params: { vmId, tenantId },
+    profile: 'action',
+    toolset: 'power',
+    title: 'Reboot a VM (soft)',
+    description: `Ask the guest OS to reboot; the operation ends in ERROR if it has not within 3 minutes. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_REBOOT',
+  }),
+  def({
+    tool: 'vm_poweroff',
+    path: 'vm/{vmId}/poweroff/',
+    params: { vmId, tenantId },
+    profile: 'replace',
+    toolset: 'power',
+    title: 'Power off a VM (hard)',
+    description: `Cut the power: the VM stops for certain but unsaved data in the guest is lost. Prefer vm_shutdown. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_DESTROY',
+  }),
+  def({
+    tool: 'vm_shutdown',
+    path: 'vm/{vmId}/shutdown/',
+    params: { vmId, tenantId },
+    profile: 'update',
+    toolset: 'power',
+    title: 'Shut down a VM (soft)',
+    description: `Ask the guest OS to shut down; the operation ends in ERROR if it has not within 3 minutes. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_SHUTDOWN',
+  }),
+  def({
+    tool: 'vm_delete',
+    path: 'vm/{vmId}/delete/',
+    params: { vmId, tenantId },
+    profile: 'delete',
+    toolset: 'vms',
+    title: 'Delete a VM',
+    description: `DELETES the VM with its disk, snapshots and backups, and releases its IPs; no confirmation by SMS or e-mail. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_DELETE',
+  }),
+  def({
+    tool: 'vm_password_change',
+    path: 'vm/{vmId}/password_change/',
+    params: { vmId, tenantId, password: fields.password, sendPassword: opt(fields.sendPassword) },
+    profile: 'update',
+    toolset: 'config',
+    title: 'Change the root password',
+    description: `Set the administrator (root) password of a VM. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_PASSWORD_CHANGE',
+  }),
+  def({
+    tool: 'vm_pubkey_change',
+    path: 'vm/{vmId}/pubkey_change/',
+    params: { vmId, tenantId, keyIds: opt(fields.keyIds) },
+    profile: 'replace',
+    toolset: 'config',
+    title: "Replace a VM's SSH keys",
+    description: `REPLACES the VM's authorized_keys with the given account keys; no keys clears it. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_PUBLIC_KEY_CHANGE',
+  }),
+  def({
+    tool: 'vm_memory_change',
+    path: 'vm/{vmId}/memory_change/',
+    params: { vmId, tenantId, memory: fields.memory, allowRestart: opt(fields.allowRestart) },
+    profile: 'update',
+    toolset: 'config',
+    title: 'Change VM memory',
+    description: `Set the RAM of a VM on an onDemand tariff (refused on fixed tariffs). Decreasing needs allowRestart. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_MEMORY_CHANGE',
+  }),
+  def({
+    tool: 'vm_disk_change',
+    path: 'vm/{vmId}/disk_change/',
+    params: {
+      vmId,
+      tenantId,
+      disk: fields.disk.describe('New disk size in MB, 8192-524288; larger than the current one'),
+      allowMemoryChange: opt(fields.allowMemoryChange),
+    },
+    profile: 'update',
+    toolset: 'config',
+    title: 'Grow VM disk',
+    description: `Grow the disk of a VM on an onDemand tariff, live; disks never shrink. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_VOLUME_CHANGE',
+  }),
+  def({
+    tool: 'vm_cpu_change',
+    path: 'vm/{vmId}/cpu_change/',
+    params: { vmId, tenantId, cpu: fields.cpu },
+    profile: 'update',
+    toolset: 'config',
+    title: 'Change VM CPU cores',
+    description: `Set the CPU cores of a VM on an onDemand tariff (refused on fixed tariffs). ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_CPU_CORES_QUOTA_CHANGE',
+  }),
+  def({
+    tool: 'vm_tariff_change',
+    path: 'vm/{vmId}/tariff_change/',
+    params: { vmId, tenantId, tariffId: fields.tariffId },
+    profile: 'update',
+    toolset: 'config',
+    title: 'Change VM tariff',
+    description: `Move a VM to another tariff whose disk is at least the VM's current disk. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_TARIFF_CHANGE',
+  }),
+  def({
+    tool: 'vm_backup_policy_change',
+    path: 'vm/{vmId}/backup_policy_change/',
+    params: { vmId, tenantId, quantity: fields.backupQuantity, frequency: fields.backupFrequency },
+    profile: 'update',
+    toolset: 'config',
+    title: 'Change backup policy',
+    description: 'Set how many automatic backups a VM keeps and how often they are taken. Completes at once.',
+    returns: 'operation',
+    operationType: 'VM_BACKUP_POLICY_CHANGE',
+    instant: true,
+  }),
+  def({
+    tool: 'vm_ip_add',
+    path: 'vm/{vmId}/ip_add/',
+    params: { vmId, tenantId },
+    profile: 'create',
+    toolset: 'network',
+    title: 'Add a public IP',
+    description: `Allocate one more public IPv4 address to a VM (billed); read it with vm_get. Error error.inet.ip.guest.add means it was added but must be configured in the guest by hand. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_IP_ADD',
+  }),
+  def({
+    tool: 'vm_ip_delete',
+    path: 'vm/{vmId}/ip_delete/',
+    params: {
+      vmId,
+      tenantId,
+      ip: fields.ip.describe('Public IPv4 address to release (from vm_get ipAddresses)'),
+    },
+    profile: 'delete',
+    toolset: 'network',
+    title: 'Release a public IP',
+    description: `Release a public IP of a VM; the address is lost to the account. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_IP_DELETE',
+  }),
+  def({
+    tool: 'vm_ip_move',
+    path: 'vm/{vmId}/ip_move/',
+    params: {
+      vmId: fields.vmId.describe('Id of the VM that holds the address now (from vm_list)'),
+      tenantId: fields.tenantId.describe('Tenant id of the source VM (from tenant_list)'),
+      toVmId: fields.toVmId,
+      ip: fields.ip.describe('Public IPv4 address to move (from vm_get ipAddresses)'),
+    },
+    profile: 'revert',
+    toolset: 'network',
+    title: 'Move a public IP',
+    description: `Move a public IP from one VM to another; the source VM loses it. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_IP_ADD',
+  }),
+  def({
+    tool: 'vm_snapshot_list',
+    path: 'vm/{vmId}/snapshots/',
+    params: { vmId },
+    profile: 'read',
+    toolset: 'snapshots',
+    title: 'List snapshots',
+    description: 'List the snapshots of a VM: id, name, description, parentSnapshotId (they form a tree).',
+    returns: { list: 'snapshot' },
+  }),
+  def({
+    tool: 'vm_snapshot_create',
+    path: 'vm/{vmId}/snapshot_create/',
+    params: { vmId, tenantId, name: fields.snapshotName, description: opt(fields.snapshotDescription) },
+    profile: 'create',
+    toolset: 'snapshots',
+    title: 'Create a snapshot',
+    description: `Take a snapshot of a VM's current state. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_CREATE_SNAPSHOT',
+  }),
+  def({
+    tool: 'vm_snapshot_rollback',
+    path: 'vm/{vmId}/snapshot_rollback/',
+    params: { vmId, tenantId, snapshotId: fields.snapshotId },
+    profile: 'revert',
+    toolset: 'snapshots',
+    title: 'Roll back to a snapshot',
+    description: `Return a VM to a snapshot: everything since it is LOST, and the tariff reverts to the snapshot's. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_ROLLBACK_SNAPSHOT',
+  }),
+  def({
+    tool: 'vm_snapshot_delete',
+    path: 'vm/{vmId}/snapshot_delete/',
+    params: { vmId, tenantId, snapshotId: fields.snapshotId, deleteChildren: opt(fields.deleteChildren) },
+    profile: 'delete',
+    toolset: 'snapshots',
+    title: 'Delete a snapshot',
+    description: `Delete a snapshot, and with deleteChildren the snapshots derived from it. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_DELETE_SNAPSHOT',
+  }),
+  def({
+    tool: 'vm_backup_list',
+    path: 'vm/{vmId}/backups/',
+    params: { vmId },
+    profile: 'read',
+    toolset: 'backups',
+    title: 'List backups',
+    description: 'List the automatic backups of a VM: id (a string), size, timeAdded.',
+    returns: { list: 'backup' },
+  }),
+  def({
+    tool: 'vm_backup_rollback',
+    path: 'vm/{vmId}/backup_rollback/',
+    params: { vmId, tenantId, backup: fields.backup, createBackup: opt(fields.createBackup) },
+    profile: 'revert',
+    toolset: 'backups',
+    title: 'Restore a backup',
+    description: `Restore a VM from a backup: ALL SNAPSHOTS ARE DELETED, the current disk is LOST, the tariff reverts to the backup's. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'VM_REVERT_TO_BACKUP',
+  }),
+  def({
+    tool: 'vm_backup_download',
+    path: 'vm/{vmId}/backup_download/',
+    params: { vmId, tenantId, backup: fields.backup },
+    profile: 'create',
+    toolset: 'backups',
+    title: 'Get a backup download link',
+    description: `Prepare a download link for a backup (the download is billed as outgoing traffic); the finished operation's operationResult is the link. ${ASYNC}`,
+    returns: 'operation',
+    operationType: 'DOWNLOAD_BACKUP',
+  }),
+  def({
+    tool: 'pubkey_list',
+    path: 'pubkeys/',
+    params: {},
+    profile: 'read',
+    toolset: 'keys',
+    title: 'List account SSH keys',
+    description:
+      'List the SSH public keys registered in the account (ids for vm_install and vm_pubkey_change).',
+    returns: { list: 'publicKey' },
+  }),
+  def({
+    tool: 'pubkey_add',
+    path: 'pubkeys/add/',
+    params: { tenantId, name: fields.keyName, publicKey: fields.publicKey },
+    profile: 'create',
+    toolset: 'keys',
+    title: 'Add an SSH key',
+    description: 'Register an SSH public key in the account; returns the key with its id.',
+    returns: { object: 'publicKey' },
+  }),
+  def({
+    tool: 'pubkey_edit',
+    path: 'pubkeys/{keyId}/edit/',
+    params: { keyId: fields.keyId, tenantId, name: opt(fields.keyName), publicKey: opt(fields.publicKey) },
+    profile: 'update',
+    toolset: 'keys',
+    title: 'Edit an SSH key',
+    description: 'Change the name or the key text of a registered SSH key; returns the key.',
+    returns: { object: 'publicKey' },
+  }),
+  def({
+    tool: 'pubkey_delete',
+    path: 'pubkeys/{keyId}/delete/',
+    params: { keyId: fields.keyId, tenantId },
+    profile: 'delete',
+    toolset: 'keys',
+    title: 'Delete an SSH key',
+    description: 'Delete a registered SSH key from the account.',
+    returns: 'none',
+  }),
+  def({
+    tool: 'operation_get',
+    path: 'operation/{operationId}/',
+    params: { operationId: fields.operationId },
+    profile: 'read',
+    toolset: 'operations',
+    title: 'Get an operation',
+    description:
+      'Read an asynchronous operation once: status PENDING, DONE or ERROR, percentage, error, operationResult. To wait, use wait_for_operation.',
+    returns: { object: 'operation' },
+  }),
+  def({
+    tool: 'distribution_list',
+    path: 'distribution/',
+    params: {},
+    profile: 'read',
+    toolset: 'catalog',
+    title: 'List distributions',
+    description:
+      'List installable OS distributions: id, name (family), description, bitness. Ids change over time.',
+    returns: { list: 'distribution' },
+  }),
+  def({
+    tool: 'software_list',
+    path: 'software/',
+    params: {},
+    profile: 'read',
+    toolset: 'catalog',
+    title: 'List software',
+    description: 'List the software that vm_install can preinstall (softwareIds).',
+    returns: { list: 'software' },
+  }),
+  def({
+    tool: 'tariff_list',
+    path: 'tariffs/',
+    params: {},
+    profile: 'read',
+    toolset: 'catalog',
+    title: 'List tariffs',
+    description:
+      'List tariffs: memory and disk (MB), cpu, ipCount; onDemand tariffs take explicit resources, forWindows ones are for Windows.',
+    returns: { list: 'tariff' },
+  }),
+] as const;
+
+export type OperationTable = typeof OPERATIONS;
+export type AnyOperation = OperationTable[number];
+export type ToolName = AnyOperation['tool'];
+export type OperationByTool<T extends ToolName> = Extract<AnyOperation, { tool: T }>;
+export type ParamsOf<T extends ToolName> = z.input<z.ZodObject<OperationByTool<T>['params']>>;
+
+/** Result type of a method, from its `returns`. */
+type EntityTypes = {
+  tenant: Tenant;
+  vm: Vm;
+  distribution: Distribution;
+  software: Software;
+  tariff: Tariff;
+  publicKey: PublicKey;
+  snapshot: Snapshot;
+  backup: Backup;
+  operation: Operation;
+};
+type ResultFor<R> = R extends { list: infer E extends EntityName }
+  ? EntityTypes[E][]
+  : R extends { object: infer E extends EntityName }
+    ? EntityTypes[E]
+    : R extends 'operation'
+      ? OperationRef
+      : R extends 'created'
+        ? Required<OperationRef>
+        : undefined;
+export type ResultOf<T extends ToolName> = ResultFor<OperationByTool<T>['returns']>;
+
+// ---------------------------------------------------------------------------------------------
+// Derived facts. Nothing below repeats a list of methods.
+
+export const OPERATIONS_BY_TOOL: ReadonlyMap<string, OperationDef> = new Map(
+  OPERATIONS.map((row) => [row.tool, row as OperationDef]),
+);
+
+export function getOperation(tool: string): OperationDef {
+  const row = OPERATIONS_BY_TOOL.get(tool);
+  if (!row) throw new Error(`Unknown Flops operation: ${tool}`);
+  return row;
+}
+
+export const isRead = (row: OperationDef): boolean => PROFILES[row.profile].readOnly;
+export const isDestructive = (row: OperationDef): boolean => PROFILES[row.profile].destructive;
+/** Returns an operationId that can be followed. */
+export const isAsync = (row: OperationDef): boolean =>
+  row.returns === 'operation' || row.returns === 'created';
+
+/** Names of the `{placeholders}` of a path template, in order. */
+export function pathParams(path: string): string[] {
+  return [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+}
+
+/** The strict object schema of a row's parameters, with its cross-field rules. */
+export function paramsSchema(row: OperationDef): z.ZodType<Record<string, unknown>> {
+  const base = z.strictObject(row.params);
+  const check = row.check;
+  if (!check) return base as z.ZodType<Record<string, unknown>>;
+  return base.superRefine((value, ctx) => {
+    for (const issue of check(value as never)) {
+      ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
+    }
+  }) as z.ZodType<Record<string, unknown>>;
+}

@@ -1,0 +1,230 @@
+/**
+ * The objects the Flops API returns, and the lenient normalisation applied to every response:
+ * unknown fields are kept, a known field that is absent becomes null, and `timeAdded` becomes epoch
+ * milliseconds whether the provider sent a number or an ISO string.
+ */
+
+export interface Tenant {
+  id: number;
+  description: string | null;
+  [extra: string]: unknown;
+}
+
+export interface Distribution {
+  id: number;
+  name: string | null;
+  description: string | null;
+  bitness: number | null;
+  [extra: string]: unknown;
+}
+
+export interface Software {
+  id: number;
+  name: string | null;
+  [extra: string]: unknown;
+}
+
+export interface Tariff {
+  id: number;
+  name: string | null;
+  memory: number | null;
+  disk: number | null;
+  cpu: number | null;
+  ipCount: number | null;
+  onDemand: boolean | null;
+  forWindows: boolean | null;
+  [extra: string]: unknown;
+}
+
+export interface PublicKey {
+  id: number;
+  tenantId: number | null;
+  name: string | null;
+  type: string | null;
+  publicKey: string | null;
+  timeAdded: number | null;
+  [extra: string]: unknown;
+}
+
+export interface VmPublicKey extends PublicKey {
+  installed: boolean | null;
+  ownerUser: string | null;
+}
+
+export interface BackupPolicy {
+  quantity: number | null;
+  frequency: number | null;
+  [extra: string]: unknown;
+}
+
+export interface Vm {
+  id: number;
+  tenantId: number | null;
+  name: string | null;
+  internalId: string | null;
+  memory: number | null;
+  disk: number | null;
+  cpu: number | null;
+  bandwidth: number | null;
+  tariffId: number | null;
+  ipAddresses: string[];
+  privateIpAddress: string | null;
+  state: string | null;
+  timeAdded: number | null;
+  currentSnapshot: number | null;
+  backupPolicy: BackupPolicy | null;
+  distribution: Distribution | null;
+  ownerUser: string | null;
+  accessUsers: string[];
+  publicKeys: VmPublicKey[];
+  [extra: string]: unknown;
+}
+
+export interface Snapshot {
+  id: number;
+  name: string | null;
+  description: string | null;
+  parentSnapshotId: number | null;
+  timeAdded: number | null;
+  [extra: string]: unknown;
+}
+
+export interface Backup {
+  id: string;
+  size: number | null;
+  timeAdded: number | null;
+  [extra: string]: unknown;
+}
+
+export type OperationStatus = 'PENDING' | 'DONE' | 'ERROR' | (string & {});
+
+export interface Operation {
+  id: number;
+  vmId: number | null;
+  tenantId: number | null;
+  status: OperationStatus;
+  operationType: string | null;
+  percentage: number | null;
+  errorMessage: string | null;
+  errorCode: string | null;
+  operationResult?: string | null;
+  [extra: string]: unknown;
+}
+
+/** What an asynchronous call returns: the operation to follow, and for install/clone the new VM id. */
+export interface OperationRef {
+  operationId: number;
+  /** New VM id (install, clone). */
+  vmId?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation. A spec lists an object's known fields: null-filled when absent; nested objects
+// and lists of objects are normalised by their own spec.
+
+type Kind = 'value' | 'time' | 'list' | { one: Spec } | { many: Spec };
+type Spec = Readonly<Record<string, Kind>>;
+
+const distribution: Spec = { id: 'value', name: 'value', description: 'value', bitness: 'value' };
+const publicKey: Spec = {
+  id: 'value',
+  tenantId: 'value',
+  name: 'value',
+  type: 'value',
+  publicKey: 'value',
+  timeAdded: 'time',
+};
+
+export const SPECS = {
+  tenant: { id: 'value', description: 'value' },
+  distribution,
+  software: { id: 'value', name: 'value' },
+  tariff: {
+    id: 'value',
+    name: 'value',
+    memory: 'value',
+    disk: 'value',
+    cpu: 'value',
+    ipCount: 'value',
+    onDemand: 'value',
+    forWindows: 'value',
+  },
+  publicKey,
+  vm: {
+    id: 'value',
+    tenantId: 'value',
+    name: 'value',
+    internalId: 'value',
+    memory: 'value',
+    disk: 'value',
+    cpu: 'value',
+    bandwidth: 'value',
+    tariffId: 'value',
+    ipAddresses: 'list',
+    privateIpAddress: 'value',
+    state: 'value',
+    timeAdded: 'time',
+    currentSnapshot: 'value',
+    backupPolicy: { one: { quantity: 'value', frequency: 'value' } },
+    distribution: { one: distribution },
+    ownerUser: 'value',
+    accessUsers: 'list',
+    publicKeys: { many: { ...publicKey, installed: 'value', ownerUser: 'value' } },
+  },
+  snapshot: {
+    id: 'value',
+    name: 'value',
+    description: 'value',
+    parentSnapshotId: 'value',
+    timeAdded: 'time',
+  },
+  backup: { id: 'value', size: 'value', timeAdded: 'time' },
+  operation: {
+    id: 'value',
+    vmId: 'value',
+    tenantId: 'value',
+    status: 'value',
+    operationType: 'value',
+    percentage: 'value',
+    errorMessage: 'value',
+    errorCode: 'value',
+  },
+} as const satisfies Record<string, Spec>;
+
+export type EntityName = keyof typeof SPECS;
+
+/** `timeAdded` as epoch ms: numbers pass, ISO strings ("2018-06-08T19:52:44.665+0000") are parsed. */
+export function toEpochMs(value: unknown): number | null {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && value !== '') {
+    const asNumber = Number(value);
+    if (Number.isFinite(asNumber)) return asNumber;
+    const parsed = Date.parse(value);
+    return Number.isNaN(parsed) ? null : parsed;
+  }
+  return null;
+}
+
+function normalizeWith(spec: Spec, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value ?? null;
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  for (const [key, kind] of Object.entries(spec)) {
+    const v = out[key];
+    if (kind === 'value') out[key] = v ?? null;
+    else if (kind === 'time') out[key] = toEpochMs(v);
+    else if (kind === 'list') out[key] = Array.isArray(v) ? v : [];
+    else if ('one' in kind) out[key] = v == null ? null : normalizeWith(kind.one, v);
+    else out[key] = Array.isArray(v) ? v.map((item) => normalizeWith(kind.many, item)) : [];
+  }
+  return out;
+}
+
+export function normalize<T>(entity: EntityName, value: unknown): T {
+  return normalizeWith(SPECS[entity], value) as T;
+}
+
+export function normalizeList<T>(entity: EntityName, value: unknown): T[] {
+  if (!Array.isArray(value)) return [];
+  const spec = SPECS[entity];
+  return value.map((item) => normalizeWith(spec, item)) as T[];
+}

@@ -1,0 +1,107 @@
+/**
+ * How parameters travel: every method is a GET with a query string. Booleans are `true`/`false`,
+ * lists are repeated keys, absent values and empty lists are left out (REFERENCE.md, Transport).
+ * Path placeholders (`{vmId}`) are filled from the same parameters and removed from the query.
+ *
+ * `encodeQuery` is the client's side; `decodeQuery` is the sandbox's, turning the query back into
+ * the types the row's zod fields expect so that both sides validate with the same schemas.
+ */
+import type { z } from 'zod';
+import { type OperationDef, pathParams } from './operations.js';
+
+export type WireType = 'number' | 'string' | 'boolean' | 'array' | 'other';
+
+/** The JSON type a zod field carries, looking through optional/default/pipe wrappers. */
+export function wireType(schema: z.ZodType): WireType {
+  let def = (schema as unknown as { _zod: { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } } })
+    ._zod.def;
+  for (;;) {
+    if ((def.type === 'optional' || def.type === 'default' || def.type === 'nullable') && def.innerType) {
+      def = (def.innerType as unknown as { _zod: { def: typeof def } })._zod.def;
+    } else if (def.type === 'pipe' && def.in) {
+      def = (def.in as unknown as { _zod: { def: typeof def } })._zod.def;
+    } else break;
+  }
+  switch (def.type) {
+    case 'number':
+    case 'int':
+      return 'number';
+    case 'string':
+      return 'string';
+    case 'boolean':
+      return 'boolean';
+    case 'array':
+      return 'array';
+    case 'union': {
+      // A union of numeric literals (backup frequency) travels as a number.
+      const options = (def as unknown as { options: z.ZodType[] }).options;
+      const literals = options.map(
+        (o) => (o as unknown as { _zod: { def: { type: string; values?: unknown[] } } })._zod.def,
+      );
+      if (literals.every((l) => l.type === 'literal' && l.values?.every((v) => typeof v === 'number'))) {
+        return 'number';
+      }
+      return 'other';
+    }
+    default:
+      return 'other';
+  }
+}
+
+/** Fill the path template; throws if a placeholder has no value (validation runs first). */
+export function buildPath(row: OperationDef, params: Readonly<Record<string, unknown>>): string {
+  return row.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = params[name];
+    if (value === undefined || value === null) throw new Error(`${row.tool}: missing path parameter ${name}`);
+    return encodeURIComponent(String(value));
+  });
+}
+
+/** Query string for a row's parameters (path parameters excluded). Credentials are added by the caller. */
+export function encodeQuery(row: OperationDef, params: Readonly<Record<string, unknown>>): URLSearchParams {
+  const inPath = new Set(pathParams(row.path));
+  const query = new URLSearchParams();
+  for (const name of Object.keys(row.params)) {
+    if (inPath.has(name)) continue;
+    const value = params[name];
+    if (value === undefined || value === null) continue;
+    if (Array.isArray(value)) {
+      for (const item of value) query.append(name, String(item));
+    } else {
+      query.append(name, String(value));
+    }
+  }
+  return query;
+}
+
+/**
+ * Turn a query string (and matched path values) back into typed values for a row's schema.
+ * Values that do not convert are passed through as strings so that the schema reports them.
+ * Unknown query keys are ignored, as a web API does; `clientId`/`apiKey` are never included.
+ */
+export function decodeQuery(
+  row: OperationDef,
+  query: URLSearchParams,
+  pathValues: Readonly<Record<string, string>>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(row.params) as [string, z.ZodType][]) {
+    const type = wireType(schema);
+    const raw = name in pathValues ? [pathValues[name]!] : query.getAll(name);
+    if (raw.length === 0) continue;
+    if (type === 'array') {
+      out[name] = raw.filter((v) => v !== '').map(toNumberIfNumeric);
+      continue;
+    }
+    const value = raw[raw.length - 1]!;
+    if (value === '') continue;
+    if (type === 'number') out[name] = toNumberIfNumeric(value);
+    else if (type === 'boolean') out[name] = value === 'true' ? true : value === 'false' ? false : value;
+    else out[name] = value;
+  }
+  return out;
+}
+
+function toNumberIfNumeric(value: string): number | string {
+  return /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
+}
