@@ -1,0 +1,417 @@
+/**
+ * FlopsClient: the typed client of the Flops API, built from the operation table.
+ *
+ * `client.call('vm_get', { vmId })` validates the parameters with the row's schema, encodes them
+ * (`wire.ts`), sends one GET over a keep-alive undici pool, parses the envelope and normalises the
+ * result (`types.ts`). Reads are retried on transport failures, 5xx and 429 (honouring
+ * Retry-After) with backoff and jitter; writes are sent exactly once, because every Flops method is
+ * a GET and only the table knows which calls are safe to repeat. Every call has a deadline and
+ * takes the caller's AbortSignal.
+ */
+import { Agent, type Dispatcher, request } from 'undici';
+import type { z } from 'zod';
+import {
+  type FieldError,
+  FlopsApiError,
+  FlopsTransportError,
+  FlopsValidationError,
+  redact,
+  type TransportErrorKind,
+} from './errors.js';
+import {
+  getOperation,
+  isRead,
+  type OperationDef,
+  type ParamsOf,
+  paramsSchema,
+  type ResultOf,
+  type ToolName,
+} from './operations.js';
+import { normalize, normalizeList } from './types.js';
+import { buildPath, encodeQuery } from './wire.js';
+
+export const DEFAULT_BASE_URL = 'https://api.flops.ru/api/v1/';
+
+export interface FlopsClientOptions {
+  clientId: string;
+  apiKey: string;
+  /** Default `https://api.flops.ru/api/v1/`. */
+  baseUrl?: string | undefined;
+  /** Deadline of one call, retries included (ms). Default 30 000. */
+  timeoutMs?: number | undefined;
+  /** TCP/TLS connect timeout (ms). Default 10 000. */
+  connectTimeoutMs?: number | undefined;
+  /** Extra attempts for reads. Default 2 (three requests at most). Writes: never. */
+  retries?: number | undefined;
+  /** First backoff step (ms), doubled each retry, with jitter. Default 250. */
+  retryBaseMs?: number | undefined;
+  /** Longest wait between two attempts, Retry-After included (ms). Default 8 000. */
+  retryMaxDelayMs?: number | undefined;
+  /** Keep-alive connections in the pool. Default 32. */
+  connections?: number | undefined;
+  /** A dispatcher to use instead of the client's own pool (e.g. undici's MockAgent in tests). */
+  dispatcher?: Dispatcher | undefined;
+  userAgent?: string | undefined;
+  /** Called after every HTTP attempt; carries no secret and no URL. */
+  onAttempt?: ((event: AttemptEvent) => void) | undefined;
+}
+
+export interface AttemptEvent {
+  method: string;
+  attempt: number;
+  ms: number;
+  httpStatus?: number | undefined;
+  outcome: 'ok' | 'api-error' | TransportErrorKind;
+  willRetry: boolean;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+}
+
+/** The HTTP response, reduced to what the envelope parser needs. */
+interface RawResponse {
+  status: number;
+  retryAfter: number | undefined;
+  body: string;
+}
+
+export class FlopsClient {
+  readonly baseUrl: string;
+  readonly clientId: string;
+  readonly #apiKey: string;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #timeoutMs: number;
+  readonly #retries: number;
+  readonly #retryBaseMs: number;
+  readonly #retryMaxDelayMs: number;
+  readonly #userAgent: string;
+  readonly #onAttempt: ((event: AttemptEvent) => void) | undefined;
+  readonly #schemas = new Map<string, z.ZodType<Record<string, unknown>>>();
+
+  constructor(options: FlopsClientOptions) {
+    if (!options.clientId || !options.apiKey) throw new Error('FlopsClient needs clientId and apiKey');
+    const base = options.baseUrl ?? DEFAULT_BASE_URL;
+    this.baseUrl = base.endsWith('/') ? base : `${base}/`;
+    this.clientId = options.clientId;
+    this.#apiKey = options.apiKey;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#retries = options.retries ?? 2;
+    this.#retryBaseMs = options.retryBaseMs ?? 250;
+    this.#retryMaxDelayMs = options.retryMaxDelayMs ?? 8_000;
+    this.#userAgent = options.userAgent ?? 'flops-mcp';
+    this.#onAttempt = options.onAttempt;
+    if (options.dispatcher) {
+      this.#dispatcher = options.dispatcher;
+      this.#ownsDispatcher = false;
+    } else {
+      this.#dispatcher = new Agent({
+        connections: options.connections ?? 32,
+        keepAliveTimeout: 10_000,
+        keepAliveMaxTimeout: 60_000,
+        // Our own AbortSignal deadline is precise; these are only a safety net.
+        headersTimeout: this.#timeoutMs + 5_000,
+        bodyTimeout: this.#timeoutMs + 5_000,
+        connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+      });
+      this.#ownsDispatcher = true;
+    }
+  }
+
+  /** Call one API method by its tool name. */
+  async call<T extends ToolName>(
+    tool: T,
+    params: ParamsOf<T>,
+    options: CallOptions = {},
+  ): Promise<ResultOf<T>> {
+    const row = getOperation(tool);
+    const valid = this.validate(row, params as Record<string, unknown>);
+    const url = this.#url(row, valid);
+    const raw = await this.#send(row, url, options);
+    return parseEnvelope(row, raw) as ResultOf<T>;
+  }
+
+  /** Validate parameters against a row's schema; throws FlopsValidationError naming each field. */
+  validate(row: OperationDef, params: Record<string, unknown>): Record<string, unknown> {
+    let schema = this.#schemas.get(row.tool);
+    if (!schema) {
+      schema = paramsSchema(row);
+      this.#schemas.set(row.tool, schema);
+    }
+    const parsed = schema.safeParse(params ?? {});
+    if (parsed.success) return parsed.data;
+    throw new FlopsValidationError(
+      row.tool,
+      parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  #url(row: OperationDef, params: Record<string, unknown>): string {
+    const query = encodeQuery(row, params);
+    query.append('clientId', this.clientId);
+    query.append('apiKey', this.#apiKey);
+    return `${this.baseUrl}${buildPath(row, params)}?${query.toString()}`;
+  }
+
+  /** Send with the call's deadline; reads retried, writes once. */
+  async #send(row: OperationDef, url: string, options: CallOptions): Promise<RawResponse> {
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const maxAttempts = isRead(row) ? 1 + this.#retries : 1;
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      let failure: FlopsTransportError;
+      try {
+        const raw = await this.#attempt(row, url, signal, options.signal, attempt);
+        const retryable = raw.status === 429 || raw.status >= 500;
+        if (raw.status === 200 || !retryable || attempt >= maxAttempts) {
+          if (raw.status !== 200) throw httpError(row, raw, attempt, isRead(row));
+          this.#report(row, attempt, started, raw.status, 'ok', false);
+          return raw;
+        }
+        failure = httpError(row, raw, attempt, isRead(row));
+      } catch (err) {
+        if (!(err instanceof FlopsTransportError)) throw err;
+        failure = err;
+        const canRetry =
+          attempt < maxAttempts &&
+          failure.kind !== 'aborted' &&
+          failure.kind !== 'timeout' &&
+          isRetryable(failure);
+        if (!canRetry) {
+          this.#report(row, attempt, started, failure.httpStatus, failure.kind, false);
+          throw failure;
+        }
+      }
+      // Wait before the next attempt: Retry-After when given, else exponential backoff with jitter.
+      const backoff = Math.min(this.#retryMaxDelayMs, this.#retryBaseMs * 2 ** (attempt - 1));
+      const delay =
+        failure.retryAfter !== undefined
+          ? failure.retryAfter * 1000
+          : backoff / 2 + Math.random() * (backoff / 2);
+      if (delay > this.#retryMaxDelayMs || Date.now() + delay >= deadline) {
+        this.#report(row, attempt, started, failure.httpStatus, failure.kind, false);
+        throw failure;
+      }
+      this.#report(row, attempt, started, failure.httpStatus, failure.kind, true);
+      await sleep(delay, signal).catch(() => undefined);
+      if (signal.aborted) throw abortError(row, options.signal, attempt, isRead(row));
+    }
+  }
+
+  async #attempt(
+    row: OperationDef,
+    url: string,
+    signal: AbortSignal,
+    callerSignal: AbortSignal | undefined,
+    attempt: number,
+  ): Promise<RawResponse> {
+    const read = isRead(row);
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method: 'GET',
+        dispatcher: this.#dispatcher,
+        signal,
+        headers: { accept: 'application/json', 'user-agent': this.#userAgent },
+      });
+    } catch (err) {
+      if (signal.aborted) throw abortError(row, callerSignal, attempt, read);
+      throw networkError(row, err, attempt, read, this.#apiKey, 'no response');
+    }
+    let body: string;
+    try {
+      body = await response.body.text();
+    } catch (err) {
+      if (signal.aborted) throw abortError(row, callerSignal, attempt, read);
+      throw networkError(row, err, attempt, read, this.#apiKey, 'the response was cut short');
+    }
+    return {
+      status: response.statusCode,
+      retryAfter: parseRetryAfter(response.headers['retry-after']),
+      body,
+    };
+  }
+
+  #report(
+    row: OperationDef,
+    attempt: number,
+    started: number,
+    httpStatus: number | undefined,
+    outcome: AttemptEvent['outcome'],
+    willRetry: boolean,
+  ): void {
+    this.#onAttempt?.({
+      method: row.tool,
+      attempt,
+      ms: performance.now() - started,
+      httpStatus,
+      outcome,
+      willRetry,
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function isRetryable(err: FlopsTransportError): boolean {
+  if (err.kind === 'network' || err.kind === 'parse') return true;
+  return (
+    err.kind === 'http' && err.httpStatus !== undefined && (err.httpStatus === 429 || err.httpStatus >= 500)
+  );
+}
+
+/** What a failed write must tell the caller: it was sent once and may have taken effect. */
+const WRITE_NOTE =
+  ' The request was sent once and not retried (it changes state); it may have taken effect: check before repeating it.';
+
+function networkError(
+  row: OperationDef,
+  err: unknown,
+  attempts: number,
+  read: boolean,
+  apiKey: string,
+  what: string,
+): FlopsTransportError {
+  const code = (err as { code?: string } | null)?.code;
+  const detail = redact(err instanceof Error ? err.message : String(err), [apiKey]);
+  return new FlopsTransportError({
+    method: row.tool,
+    kind: 'network',
+    message: `network failure, ${what} (${code ?? 'error'}: ${detail}).${read ? '' : WRITE_NOTE}`,
+    attempts,
+    // The cause is kept only as code and redacted text: undici errors can hold the request URL.
+    cause: { code, message: detail },
+  });
+}
+
+function abortError(
+  row: OperationDef,
+  callerSignal: AbortSignal | undefined,
+  attempts: number,
+  read: boolean,
+): FlopsTransportError {
+  const cancelled = callerSignal?.aborted === true;
+  return new FlopsTransportError({
+    method: row.tool,
+    kind: cancelled ? 'aborted' : 'timeout',
+    message: `${cancelled ? 'cancelled' : 'timed out waiting for the provider'}.${read ? '' : WRITE_NOTE}`,
+    attempts,
+  });
+}
+
+function httpError(
+  row: OperationDef,
+  raw: RawResponse,
+  attempts: number,
+  read: boolean,
+): FlopsTransportError {
+  const excerpt = raw.body.trim().startsWith('<') ? 'an HTML page' : JSON.stringify(raw.body.slice(0, 120));
+  return new FlopsTransportError({
+    method: row.tool,
+    kind: 'http',
+    httpStatus: raw.status,
+    retryAfter: raw.retryAfter,
+    message: `provider answered HTTP ${raw.status} with ${excerpt}${raw.retryAfter !== undefined ? ` (Retry-After ${raw.retryAfter} s)` : ''}.${read ? '' : WRITE_NOTE}`,
+    attempts,
+  });
+}
+
+function parseError(row: OperationDef, what: string): FlopsTransportError {
+  return new FlopsTransportError({
+    method: row.tool,
+    kind: 'parse',
+    message: `the provider's response is not a valid Flops envelope (${what}).${isRead(row) ? '' : WRITE_NOTE}`,
+  });
+}
+
+function parseRetryAfter(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Normalise a provider `fieldErrors` value (shape unknown: list or map) to a list. */
+function toFieldErrors(value: unknown): FieldError[] {
+  if (Array.isArray(value)) {
+    return value.map((item) => {
+      if (item && typeof item === 'object') {
+        const o = item as Record<string, unknown>;
+        return {
+          ...o,
+          field: String(o['field'] ?? o['name'] ?? o['path'] ?? ''),
+          message: String(o['message'] ?? o['errorMessage'] ?? o['error'] ?? o['code'] ?? ''),
+        };
+      }
+      return { field: '', message: String(item) };
+    });
+  }
+  if (value && typeof value === 'object') {
+    return Object.entries(value as Record<string, unknown>).map(([field, message]) => ({
+      field,
+      message: Array.isArray(message) ? message.join('; ') : String(message),
+    }));
+  }
+  return [];
+}
+
+/** Parse the envelope of a 200 response into the row's result, or throw what the provider said. */
+export function parseEnvelope(row: OperationDef, raw: RawResponse): unknown {
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(raw.body);
+  } catch {
+    throw parseError(row, raw.body.trim().startsWith('<') ? 'an HTML page' : 'malformed JSON');
+  }
+  if (!envelope || typeof envelope !== 'object' || Array.isArray(envelope))
+    throw parseError(row, 'not an object');
+  const e = envelope as Record<string, unknown>;
+  if (e['status'] === 'ERROR') {
+    throw new FlopsApiError({
+      method: row.tool,
+      errorCode: typeof e['errorCode'] === 'string' ? e['errorCode'] : null,
+      errorMessage: typeof e['errorMessage'] === 'string' ? e['errorMessage'] : 'no message',
+      fieldErrors: toFieldErrors(e['fieldErrors']),
+      httpStatus: raw.status,
+    });
+  }
+  if (e['status'] !== 'OK') throw parseError(row, `status ${JSON.stringify(e['status'])}`);
+  const { returns } = row;
+  if (returns === 'none') return undefined;
+  if (returns === 'operation' || returns === 'created') {
+    const operationId = e['operationId'];
+    if (typeof operationId !== 'number') throw parseError(row, 'no operationId');
+    if (returns === 'operation') return { operationId };
+    if (typeof e['result'] !== 'number') throw parseError(row, 'no new VM id in result');
+    return { operationId, vmId: e['result'] };
+  }
+  if ('list' in returns) return normalizeList(returns.list, e['result']);
+  if (e['result'] == null || typeof e['result'] !== 'object') throw parseError(row, 'no result object');
+  return normalize(returns.object, e['result']);
+}
