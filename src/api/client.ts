@@ -10,6 +10,7 @@
  */
 import { Agent, type Dispatcher, request } from 'undici';
 import type { z } from 'zod';
+import { sleep } from '../util.js';
 import {
   type FieldError,
   FlopsApiError,
@@ -340,21 +341,6 @@ function parseRetryAfter(header: string | string[] | undefined): number | undefi
   if (Number.isFinite(seconds) && seconds >= 0) return seconds;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Normalise a provider `fieldErrors` value (shape unknown: list or map) to a list. */

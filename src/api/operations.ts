@@ -82,15 +82,19 @@ export interface FieldIssue {
   message: string;
 }
 
-export interface OperationDef<S extends z.ZodRawShape = z.ZodRawShape> {
-  readonly tool: string;
+export interface OperationDef<
+  S extends z.ZodRawShape = z.ZodRawShape,
+  N extends string = string,
+  R extends Returns = Returns,
+> {
+  readonly tool: N;
   readonly path: string;
   readonly params: S;
   readonly profile: Profile;
   readonly toolset: Toolset;
   readonly title: string;
   readonly description: string;
-  readonly returns: Returns;
+  readonly returns: R;
   readonly operationType?: string;
   /** The operation is already DONE when first read (observed for backup_policy_change). */
   readonly instant?: boolean;
@@ -113,7 +117,9 @@ function diskMemoryRatio(p: { memory?: number | undefined; disk?: number | undef
   ];
 }
 
-const def = <S extends z.ZodRawShape>(row: OperationDef<S>): OperationDef<S> => row;
+const def = <const N extends string, S extends z.ZodRawShape, const R extends Returns>(
+  row: OperationDef<S, N, R>,
+): OperationDef<S, N, R> => row;
 
 const ASYNC = 'Asynchronous: returns operationId; follow it with wait_for_operation.';
 
