@@ -1,0 +1,288 @@
+/**
+ * The one registration seam. Every tool call passes through `callTool`:
+ *
+ *   find the tool (unknown → protocol error) → policy (read-only, …) → parse the arguments with the
+ *   tool's strict schema and the row's cross-field rules (invalid → isError naming the field, nothing
+ *   sent) → resolve (tenant, names → ids) → confirm (destructive tools) → call the API → wait when
+ *   asked → shape the result → map errors → log.
+ *
+ * No handler has its own try/catch; no tool is registered anywhere else. `tools/list` is computed
+ * once from the specs.
+ */
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type ServerNotification,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import type { FlopsClient } from '../api/client.js';
+import { FlopsValidationError } from '../api/errors.js';
+import { isAsync, type OperationDef } from '../api/operations.js';
+import type { Operation, OperationRef, Vm } from '../api/types.js';
+import type { Logger } from '../log.js';
+import { resolveArgs } from './resolve.js';
+import { errorResult, fail, OperationTracker, ok, operationFailure } from './results.js';
+import { type ToolSpec, WAIT_TOOL } from './tools.js';
+import { WAIT_DEFAULT_SECONDS, WaitTimeoutError, waitForOperation } from './wait.js';
+
+export interface ToolContext {
+  client: FlopsClient;
+  log: Logger;
+  defaultTenantId?: number | undefined;
+  /** Poll schedule of the waiter (tests and benchmarks tune it). */
+  waitMinIntervalMs?: number | undefined;
+  waitMaxIntervalMs?: number | undefined;
+  /**
+   * Policy hook run after arguments are resolved and before the API call: return a result to stop
+   * the call (refusal, declined confirmation), or undefined to go on.
+   */
+  beforeCall?: ((call: PendingCall) => Promise<CallToolResult | undefined>) | undefined;
+}
+
+export interface PendingCall {
+  spec: ToolSpec;
+  row: OperationDef;
+  params: Record<string, unknown>;
+  /** The VM, when resolution had to read it. */
+  vm: Vm | undefined;
+  extra: CallExtra;
+}
+
+/** What the SDK hands a request handler, reduced to what tools use. */
+export interface CallExtra {
+  signal: AbortSignal;
+  progressToken?: string | number | undefined;
+  sendNotification: (notification: ServerNotification) => Promise<void>;
+}
+
+const PLURAL: Record<string, string> = {
+  tenant: 'tenants',
+  vm: 'vms',
+  distribution: 'distributions',
+  software: 'software',
+  tariff: 'tariffs',
+  publicKey: 'publicKeys',
+  snapshot: 'snapshots',
+  backup: 'backups',
+};
+
+export function toolDefinition(spec: ToolSpec): Tool {
+  const { $schema: _drop, ...inputSchema } = z.toJSONSchema(spec.input, { io: 'input' }) as Record<string, unknown>;
+  return {
+    name: spec.name,
+    title: spec.title,
+    description: spec.description,
+    inputSchema: inputSchema as Tool['inputSchema'],
+    annotations: spec.annotations,
+  };
+}
+
+export function installTools(server: Server, specs: readonly ToolSpec[], ctx: ToolContext): void {
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  let listed: Tool[] | undefined;
+  const tracker = new OperationTracker();
+  server.registerCapabilities({ tools: { listChanged: false } });
+  server.setRequestHandler(ListToolsRequestSchema, () => {
+    listed ??= specs.map(toolDefinition);
+    return { tools: listed };
+  });
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const spec = byName.get(request.params.name);
+    if (!spec) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
+    const callExtra: CallExtra = {
+      signal: extra.signal,
+      progressToken: request.params._meta?.progressToken,
+      sendNotification: extra.sendNotification,
+    };
+    return callTool(spec, request.params.arguments ?? {}, callExtra, ctx, tracker);
+  });
+}
+
+/** Parse arguments: strict schema, then the row's cross-field rules. */
+export function parseArgs(spec: ToolSpec, args: unknown): Record<string, unknown> {
+  const parsed = spec.input.safeParse(args);
+  const issues = parsed.success
+    ? []
+    : parsed.error.issues.flatMap((issue) =>
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((key) => ({ path: key, message: 'unknown argument (not in the tool schema)' }))
+          : [{ path: issue.path.join('.') || '(arguments)', message: issue.message }],
+      );
+  if (parsed.success && spec.row?.check) issues.push(...spec.row.check(parsed.data as never));
+  if (issues.length > 0) throw new FlopsValidationError(spec.name, issues);
+  return parsed.data as Record<string, unknown>;
+}
+
+export async function callTool(
+  spec: ToolSpec,
+  args: unknown,
+  extra: CallExtra,
+  ctx: ToolContext,
+  tracker: OperationTracker,
+): Promise<CallToolResult> {
+  const started = performance.now();
+  let params: Record<string, unknown> | undefined;
+  let result: CallToolResult;
+  try {
+    const input = parseArgs(spec, args);
+    if (!spec.row) {
+      result = await waitTool(input, extra, ctx);
+    } else {
+      const resolved = await resolveArgs(spec.row, input, {
+        client: ctx.client,
+        defaultTenantId: ctx.defaultTenantId,
+        signal: extra.signal,
+      });
+      params = resolved.params;
+      const refusal = await ctx.beforeCall?.({ spec, row: spec.row, params, vm: resolved.vm, extra });
+      if (refusal) {
+        result = refusal;
+      } else {
+        const value = await ctx.client.call(spec.name as never, params as never, { signal: extra.signal });
+        result = await shape(spec.row, params, value, input['wait'] === true, extra, ctx, tracker);
+      }
+    }
+  } catch (err) {
+    result = errorResult(err, { row: spec.row, tool: spec.name, params, tracker });
+    if (!(err instanceof FlopsValidationError)) {
+      ctx.log.warn(`tool ${spec.name} failed`, { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  ctx.log.debug(`tool ${spec.name}`, {
+    ms: Math.round(performance.now() - started),
+    isError: result.isError === true,
+  });
+  return result;
+}
+
+async function shape(
+  row: OperationDef,
+  params: Record<string, unknown>,
+  value: unknown,
+  wait: boolean,
+  extra: CallExtra,
+  ctx: ToolContext,
+  tracker: OperationTracker,
+): Promise<CallToolResult> {
+  const { returns } = row;
+  if (returns === 'none') return ok({ ok: true });
+  if (!isAsync(row)) {
+    return typeof returns === 'object' && 'list' in returns
+      ? ok({ [PLURAL[returns.list] ?? returns.list]: value })
+      : ok({ [(returns as { object: string }).object]: value });
+  }
+  const ref = value as OperationRef;
+  const vmId = ref.vmId ?? (params['vmId'] as number | undefined);
+  tracker.started(vmId, ref.operationId, row.operationType);
+  if (!wait) {
+    return ok({
+      operationId: ref.operationId,
+      ...(ref.vmId !== undefined ? { vmId: ref.vmId } : {}),
+      status: 'STARTED',
+      next: `Asynchronous: call wait_for_operation with operationId ${ref.operationId} to follow it.`,
+    });
+  }
+  const outcome = await waitAndReport(ref.operationId, WAIT_DEFAULT_SECONDS * 1000, extra, ctx);
+  if (outcome.isError || !outcome.done) return outcome.result;
+  return ok({ ...outcome.data, ...(await producedBy(row, outcome.operation, vmId, extra, ctx)) });
+}
+
+/** What a finished operation produced or changed, read back for the agent. */
+async function producedBy(
+  row: OperationDef,
+  operation: Operation,
+  vmId: number | undefined,
+  extra: CallExtra,
+  ctx: ToolContext,
+): Promise<Record<string, unknown>> {
+  if (row.operationType === 'DOWNLOAD_BACKUP') return { link: operation.operationResult ?? null };
+  if (row.operationType === 'VM_DELETE' || vmId === undefined) return {};
+  try {
+    const vm = await ctx.client.call('vm_get', { vmId: operation.vmId ?? vmId }, { signal: extra.signal });
+    const out: Record<string, unknown> = { vm };
+    if (row.operationType === 'VM_CREATE_SNAPSHOT' && vm.currentSnapshot !== null) {
+      const snapshots = await ctx.client.call('vm_snapshot_list', { vmId: vm.id }, { signal: extra.signal });
+      out['snapshot'] = snapshots.find((s) => s.id === vm.currentSnapshot) ?? null;
+    }
+    return out;
+  } catch (err) {
+    extra.signal.throwIfAborted();
+    return { vm: null, note: `The operation is DONE but reading the VM failed: ${(err as Error).message}` };
+  }
+}
+
+interface WaitReport {
+  done: boolean;
+  isError: boolean;
+  result: CallToolResult;
+  operation: Operation;
+  data: Record<string, unknown>;
+}
+
+async function waitAndReport(
+  operationId: number,
+  timeoutMs: number,
+  extra: CallExtra,
+  ctx: ToolContext,
+): Promise<WaitReport> {
+  const { progressToken } = extra;
+  let outcome: Awaited<ReturnType<typeof waitForOperation>>;
+  try {
+    outcome = await waitForOperation(ctx.client, operationId, {
+      timeoutMs,
+      signal: extra.signal,
+      minIntervalMs: ctx.waitMinIntervalMs ?? 250,
+      maxIntervalMs: ctx.waitMaxIntervalMs ?? 5_000,
+      onProgress:
+        progressToken === undefined
+          ? undefined
+          : (percentage, op) => {
+              extra
+                .sendNotification({
+                  method: 'notifications/progress',
+                  params: {
+                    progressToken,
+                    progress: percentage,
+                    total: 100,
+                    message: `${op.operationType ?? 'operation'} ${op.status} ${percentage}%`,
+                  },
+                })
+                .catch(() => undefined);
+            },
+    });
+  } catch (err) {
+    if (err instanceof WaitTimeoutError) {
+      const result = fail(err.message, { operationId, status: 'UNKNOWN' });
+      return { done: false, isError: true, result, operation: undefined as never, data: {} };
+    }
+    throw err;
+  }
+  const { operation } = outcome;
+  if (!outcome.finished) {
+    const data = {
+      operationId,
+      status: operation.status,
+      percentage: operation.percentage,
+      finished: false,
+      next: `Still running after ${Math.round(outcome.elapsedMs / 1000)} s: call wait_for_operation again with operationId ${operationId}.`,
+    };
+    return { done: false, isError: false, result: ok(data), operation, data };
+  }
+  if (operation.status === 'ERROR') {
+    return { done: true, isError: true, result: operationFailure(operation), operation, data: {} };
+  }
+  const data = { operationId, status: operation.status, operation };
+  return { done: true, isError: false, result: ok(data), operation, data };
+}
+
+async function waitTool(input: Record<string, unknown>, extra: CallExtra, ctx: ToolContext): Promise<CallToolResult> {
+  const operationId = input['operationId'] as number;
+  const seconds = (input['timeoutSeconds'] as number | undefined) ?? WAIT_DEFAULT_SECONDS;
+  return (await waitAndReport(operationId, seconds * 1000, extra, ctx)).result;
+}
+

@@ -1,0 +1,175 @@
+/**
+ * What the raw API makes an agent do by hand, done in one place for every tool:
+ *   - `tenantId` left out: taken from the VM (VM-scoped tools), from the key (key-scoped tools),
+ *     else `FLOPS_TENANT_ID`, else the account's only tenant;
+ *   - `distribution` (+ `bitness`) by name instead of `distributionId`, looked up fresh on every
+ *     call because the provider's distribution ids change over time;
+ *   - `tariff` by name instead of `tariffId`.
+ * The rules key on parameter names of the operation table, never on tool names.
+ */
+import type { z } from 'zod';
+import type { FlopsClient } from '../api/client.js';
+import type { OperationDef } from '../api/operations.js';
+import type { Distribution, Tariff, Tenant, Vm } from '../api/types.js';
+
+/** A refusal that the agent can act on; becomes an isError tool result, nothing is sent. */
+export class ResolveError extends Error {
+  override readonly name = 'ResolveError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ResolveContext {
+  client: FlopsClient;
+  defaultTenantId?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface Resolved {
+  /** Parameters for the API call, MCP-only arguments removed. */
+  params: Record<string, unknown>;
+  /** The VM the call is about, when it had to be read (tenant lookup). */
+  vm?: Vm;
+}
+
+/** Arguments that exist on MCP tools only and never reach the API. */
+export const MCP_ONLY_ARGS = ['wait', 'distribution', 'bitness', 'tariff'] as const;
+
+export async function resolveArgs(
+  row: OperationDef,
+  args: Record<string, unknown>,
+  ctx: ResolveContext,
+): Promise<Resolved> {
+  const params: Record<string, unknown> = { ...args };
+  for (const key of MCP_ONLY_ARGS) delete params[key];
+  const out: Resolved = { params };
+  const opts = { signal: ctx.signal };
+
+  if ('tenantId' in row.params && params['tenantId'] === undefined) {
+    if ('vmId' in row.params && typeof params['vmId'] === 'number') {
+      const vm = await ctx.client.call('vm_get', { vmId: params['vmId'] }, opts);
+      out.vm = vm;
+      if (vm.tenantId === null) throw new ResolveError('tenantId', `VM ${vm.id} has no tenantId: pass tenantId.`);
+      params['tenantId'] = vm.tenantId;
+    } else if ('keyId' in row.params && typeof params['keyId'] === 'number') {
+      const keys = await ctx.client.call('pubkey_list', {}, opts);
+      const key = keys.find((k) => k.id === params['keyId']);
+      params['tenantId'] = key?.tenantId ?? (await defaultTenant(ctx));
+    } else {
+      params['tenantId'] = await defaultTenant(ctx);
+    }
+  }
+
+  let distribution: Distribution | undefined;
+  if (typeof args['distribution'] === 'string') {
+    if (params['distributionId'] !== undefined) {
+      throw new ResolveError('distribution', 'Pass either distribution (a name) or distributionId, not both.');
+    }
+    const list = await ctx.client.call('distribution_list', {}, opts);
+    distribution = matchDistribution(list, args['distribution'], args['bitness'] as number | undefined);
+    params['distributionId'] = distribution.id;
+  } else if (args['bitness'] !== undefined) {
+    throw new ResolveError('bitness', 'bitness only applies together with distribution (a name).');
+  }
+
+  if (typeof args['tariff'] === 'string') {
+    if (params['tariffId'] !== undefined) {
+      throw new ResolveError('tariff', 'Pass either tariff (a name) or tariffId, not both.');
+    }
+    const list = await ctx.client.call('tariff_list', {}, opts);
+    params['tariffId'] = matchTariff(list, args['tariff'], distribution).id;
+  }
+
+  for (const required of ['distributionId', 'tariffId'] as const) {
+    const schema = row.params[required] as z.ZodType | undefined;
+    if (schema && !schema.safeParse(undefined).success && params[required] === undefined) {
+      const byName = required === 'distributionId' ? 'distribution' : 'tariff';
+      throw new ResolveError(
+        required,
+        `${required} is required: pass ${byName} (a name, e.g. ${byName === 'distribution' ? '"debian"' : '"Облачный 1024"'}) or ${required}.`,
+      );
+    }
+  }
+  return out;
+}
+
+async function defaultTenant(ctx: ResolveContext): Promise<number> {
+  if (ctx.defaultTenantId !== undefined) return ctx.defaultTenantId;
+  const tenants: Tenant[] = await ctx.client.call('tenant_list', {}, { signal: ctx.signal });
+  if (tenants.length === 1) return tenants[0]!.id;
+  if (tenants.length === 0) throw new ResolveError('tenantId', 'The account has no tenant (project).');
+  throw new ResolveError(
+    'tenantId',
+    `The account has ${tenants.length} tenants; pass tenantId (or set FLOPS_TENANT_ID). Tenants: ${tenants
+      .map((t) => `${t.id} "${t.description ?? ''}"`)
+      .join(', ')}.`,
+  );
+}
+
+const words = (text: string) =>
+  text
+    .toLowerCase()
+    .replace(/[_\s]+/g, ' ')
+    .trim()
+    .split(' ')
+    .filter(Boolean);
+
+/** Every word of the query appears at the start of a word of the target ("14.04" matches "14.04.1"). */
+function matchesWords(query: string, target: string): boolean {
+  const have = words(target);
+  return words(query).every((w) => have.some((h) => h.startsWith(w)));
+}
+
+const describeDistribution = (d: Distribution) => `${d.id} ${d.name} "${d.description}" ${d.bitness}-bit`;
+
+export function matchDistribution(list: Distribution[], query: string, bitness: number | undefined): Distribution {
+  const q = query.trim().toLowerCase();
+  let candidates = list.filter((d) => `${d.description ?? ''}`.toLowerCase() === q);
+  if (candidates.length === 0) {
+    candidates = list.filter((d) => matchesWords(q, `${d.name ?? ''} ${d.description ?? ''}`));
+  }
+  if (bitness !== undefined) candidates = candidates.filter((d) => d.bitness === bitness);
+  // "debian" names a 64-bit and a 32-bit build of one release: without a bitness, take 64-bit.
+  if (bitness === undefined && candidates.length > 1) {
+    const wide = candidates.filter((d) => d.bitness === 64);
+    const releases = new Set(candidates.map((d) => (d.description ?? '').replace(/\s*x(64|86)$/i, '')));
+    if (wide.length === 1 && releases.size === 1) candidates = wide;
+  }
+  if (candidates.length === 1) return candidates[0]!;
+  const shown = candidates.length > 1 ? candidates : list;
+  throw new ResolveError(
+    'distribution',
+    `${candidates.length === 0 ? 'No' : 'Several'} distributions match "${query}"${bitness ? ` (${bitness}-bit)` : ''}; ${
+      candidates.length === 0 ? 'available' : 'candidates'
+    }: ${shown.map(describeDistribution).join('; ')}. Pass a more specific name (e.g. the description) or bitness.`,
+  );
+}
+
+export function matchTariff(list: Tariff[], query: string, distribution: Distribution | undefined): Tariff {
+  const q = query.trim().toLowerCase();
+  let candidates = list.filter((t) => (t.name ?? '').toLowerCase() === q);
+  if (candidates.length === 0) candidates = list.filter((t) => matchesWords(q, t.name ?? ''));
+  if (candidates.length > 1 && distribution) {
+    // A Windows distribution needs a Windows tariff, and the other way round.
+    const windows = /windows|win /i.test(`${distribution.name} ${distribution.description}`);
+    const fitting = candidates.filter((t) => t.forWindows === windows);
+    if (fitting.length > 0) candidates = fitting;
+  }
+  if (candidates.length === 1) return candidates[0]!;
+  const shown = candidates.length > 1 ? candidates : list;
+  throw new ResolveError(
+    'tariff',
+    `${candidates.length === 0 ? 'No' : 'Several'} tariffs match "${query}"; ${
+      candidates.length === 0 ? 'available' : 'candidates'
+    }: ${shown
+      .map(
+        (t) =>
+          `${t.id} "${t.name}" (${t.onDemand ? 'onDemand' : `${t.memory} MB RAM, ${t.disk} MB disk, ${t.cpu} CPU`}${t.forWindows ? ', Windows' : ''})`,
+      )
+      .join('; ')}. Pass the exact name or tariffId.`,
+  );
+}

@@ -1,0 +1,153 @@
+/**
+ * Tool results: compact JSON for successes, and for failures a text the model can act on — the
+ * provider's code and message plus what to do next. Transport failures say "provider unavailable,
+ * try again"; their detail goes to the log, not to the model.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { FlopsApiError, FlopsTransportError, FlopsValidationError } from '../api/errors.js';
+import { isRead, type OperationDef } from '../api/operations.js';
+import type { Operation } from '../api/types.js';
+import { ResolveError } from './resolve.js';
+
+export function ok(data: Record<string, unknown>): CallToolResult {
+  return { content: [{ type: 'text', text: JSON.stringify(data) }], structuredContent: data };
+}
+
+export function fail(text: string, data?: Record<string, unknown>): CallToolResult {
+  return {
+    content: [{ type: 'text', text }],
+    isError: true,
+    ...(data ? { structuredContent: data } : {}),
+  };
+}
+
+/** Operations started through this server, per VM: lets a "busy" error name what to wait for. */
+export class OperationTracker {
+  readonly #byVm = new Map<number, { operationId: number; operationType: string | undefined }>();
+  started(vmId: number | undefined, operationId: number, operationType: string | undefined): void {
+    if (vmId === undefined) return;
+    this.#byVm.set(vmId, { operationId, operationType });
+    if (this.#byVm.size > 1000) this.#byVm.delete(this.#byVm.keys().next().value!);
+  }
+  lastFor(vmId: number | undefined): { operationId: number; operationType: string | undefined } | undefined {
+    return vmId === undefined ? undefined : this.#byVm.get(vmId);
+  }
+}
+
+/** Which list tool yields the ids a row takes, for "not found" hints. */
+function listToolsFor(row: OperationDef | undefined): string {
+  if (!row) return 'the list tools';
+  const from: Record<string, string> = {
+    vmId: 'vm_list',
+    toVmId: 'vm_list',
+    snapshotId: 'vm_snapshot_list',
+    backup: 'vm_backup_list',
+    keyId: 'pubkey_list',
+    publicKeyIds: 'pubkey_list',
+    keyIds: 'pubkey_list',
+    distributionId: 'distribution_list',
+    tariffId: 'tariff_list',
+    softwareIds: 'software_list',
+    tenantId: 'tenant_list',
+  };
+  const tools = [...new Set(Object.keys(row.params).flatMap((p) => (from[p] ? [from[p]] : [])))];
+  if ('operationId' in row.params) return 'the operationId returned by the asynchronous call';
+  return tools.length ? tools.join(' / ') : 'the list tools';
+}
+
+export interface ErrorContext {
+  row?: OperationDef | undefined;
+  tool: string;
+  params?: Record<string, unknown> | undefined;
+  tracker?: OperationTracker | undefined;
+}
+
+/** Map any failure of a tool call to an isError result. Returns the text for logs too. */
+export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
+  if (err instanceof FlopsValidationError) {
+    return fail(`${err.message}. Nothing was sent to the provider.`, { error: { issues: err.issues } });
+  }
+  if (err instanceof ResolveError) {
+    return fail(`${ctx.tool}: ${err.field}: ${err.message} Nothing was changed.`, {
+      error: { field: err.field },
+    });
+  }
+  if (err instanceof FlopsApiError) {
+    const hint = apiHint(err, ctx);
+    const fields = err.fieldErrors.map((f) => `${f.field}: ${f.message}`).join('; ');
+    return fail(
+      `Flops API error ${err.errorCode ?? '(validation)'} from ${err.method}: ${err.errorMessage}${fields ? ` (${fields})` : ''}. ${hint}`,
+      { error: { code: err.errorCode, message: err.errorMessage, fieldErrors: err.fieldErrors, hint } },
+    );
+  }
+  if (err instanceof FlopsTransportError) {
+    const write = ctx.row !== undefined && !isRead(ctx.row);
+    if (err.kind === 'aborted') return fail(`${ctx.tool} was cancelled.${write ? WRITE_MAYBE : ''}`);
+    const what =
+      err.kind === 'timeout'
+        ? 'did not answer in time'
+        : err.kind === 'http' && err.httpStatus === 429
+          ? `is rate-limiting requests${err.retryAfter !== undefined ? ` (retry after ${Math.ceil(err.retryAfter)} s)` : ''}`
+          : 'is unavailable';
+    return fail(
+      `The Flops API ${what} (${err.kind}${err.httpStatus ? ` ${err.httpStatus}` : ''}, ${err.attempts} attempt${err.attempts > 1 ? 's' : ''}).${
+        write ? WRITE_MAYBE : ' Try again in a moment.'
+      }`,
+      { error: { kind: err.kind, httpStatus: err.httpStatus ?? null, retryAfter: err.retryAfter ?? null } },
+    );
+  }
+  return fail(`${ctx.tool} failed inside the server: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+const WRITE_MAYBE =
+  ' The request was sent once and NOT retried because it changes state; it may have taken effect. Check with vm_get or the list tools before repeating it.';
+
+function apiHint(err: FlopsApiError, ctx: ErrorContext): string {
+  const vmId = ctx.params?.['vmId'] as number | undefined;
+  switch (err.errorCode) {
+    case 'error.operation.already.started':
+    case 'error.vm.volume.under.operation': {
+      const fromMessage = /operation\D{0,20}(\d+)/i.exec(err.errorMessage)?.[1];
+      const known = ctx.tracker?.lastFor(vmId);
+      const id = fromMessage ?? known?.operationId;
+      return id
+        ? `VM ${vmId ?? ''} is busy with operation ${id}${known?.operationType && !fromMessage ? ` (${known.operationType})` : ''}: call wait_for_operation with operationId ${id}, then retry.`
+        : `VM ${vmId ?? ''} is busy with another operation: wait a little (or use wait_for_operation on the operation you started), then retry.`;
+    }
+    case 'error.vm.not.found':
+    case 'error.object.not.found':
+      return `Check the ids: get them from ${listToolsFor(ctx.row)}.`;
+    case 'error.not.owner':
+      return 'The credentials have no rights on this object: check FLOPS_CLIENT_ID / FLOPS_API_KEY, and that tenantId is the tenant that owns the object (tenant_list, vm_get).';
+    case 'vm.limit.exceed':
+      return "The account's VM quota is reached: delete a VM you no longer need or ask the provider's support for a larger quota.";
+    case 'error.inet.ip.guest.add':
+      return 'The address was added to the VM but the guest OS could not be reconfigured: configure it inside the guest by hand (see vm_get for the address).';
+    case 'error.inet.ip.guest.remove':
+      return 'The address was removed from the VM but is still configured in the guest OS: remove it there by hand.';
+    case 'unexpected.exception':
+      return 'A failure on the provider side: try again in a moment; if it persists, contact support.';
+    case null:
+      return 'Fix the fields named above and call again.';
+    default:
+      return 'See the provider message above.';
+  }
+}
+
+/** Text for an operation that ended in ERROR, with a hint by operation type. */
+export function operationFailure(operation: Operation): CallToolResult {
+  const type = operation.operationType ?? 'operation';
+  let hint = 'Check the VM with vm_get before retrying.';
+  if (type === 'VM_REBOOT' || type === 'VM_SHUTDOWN') {
+    hint = `The guest OS did not comply within 3 minutes. If it is hung, ${type === 'VM_REBOOT' ? 'vm_reset' : 'vm_poweroff'} forces it (destructive: unsaved data is lost).`;
+  } else if (operation.errorCode === 'error.inet.ip.guest.add' || operation.errorCode === 'error.inet.ip.guest.remove') {
+    hint =
+      operation.errorCode === 'error.inet.ip.guest.add'
+        ? 'The IP was added but must be configured in the guest OS by hand.'
+        : 'The IP was removed but is still configured in the guest OS: remove it there by hand.';
+  }
+  return fail(
+    `Operation ${operation.id} (${type}${operation.vmId ? ` on VM ${operation.vmId}` : ''}) failed: ${operation.errorCode ?? 'error'}: ${operation.errorMessage ?? 'no message'}. ${hint}`,
+    { operation, hint },
+  );
+}

@@ -1,0 +1,125 @@
+/**
+ * The MCP tool surface, derived from the operation table: one tool per API method plus
+ * `wait_for_operation`. A tool's input schema is the row's parameters with what the server resolves
+ * for the agent made optional (`tenantId`, ids that can be given by name) and `wait` on asynchronous
+ * tools. Annotations come from the row's profile.
+ */
+import { z } from 'zod';
+import { fields } from '../api/fields.js';
+import {
+  isAsync,
+  OPERATIONS,
+  type OperationDef,
+  PROFILES,
+  type Profile,
+  type Toolset,
+} from '../api/operations.js';
+import { WAIT_DEFAULT_SECONDS, WAIT_MAX_SECONDS } from './wait.js';
+
+export interface ToolAnnotations {
+  title: string;
+  readOnlyHint: boolean;
+  destructiveHint: boolean;
+  idempotentHint: boolean;
+  openWorldHint: boolean;
+}
+
+export interface ToolSpec {
+  name: string;
+  title: string;
+  description: string;
+  toolset: Toolset;
+  profile: Profile;
+  annotations: ToolAnnotations;
+  input: z.ZodObject;
+  /** The API method behind the tool; absent for wait_for_operation. */
+  row?: OperationDef;
+}
+
+function annotations(title: string, profile: Profile): ToolAnnotations {
+  const p = PROFILES[profile];
+  return {
+    title,
+    readOnlyHint: p.readOnly,
+    destructiveHint: p.destructive,
+    idempotentHint: p.idempotent,
+    openWorldHint: true,
+  };
+}
+
+const waitField = z
+  .boolean()
+  .optional()
+  .describe(`Wait up to ${WAIT_DEFAULT_SECONDS} s for the operation and return its outcome`);
+
+/** The MCP input shape of an API row. */
+function inputShape(row: OperationDef): z.ZodRawShape {
+  const shape: Record<string, z.ZodType> = { ...(row.params as Record<string, z.ZodType>) };
+  if ('tenantId' in shape) {
+    const from =
+      'vmId' in shape
+        ? 'default: the VM’s tenant'
+        : 'keyId' in shape
+          ? 'default: the key’s tenant'
+          : 'default: FLOPS_TENANT_ID or the only tenant';
+    shape['tenantId'] = fields.tenantId.optional().describe(`Tenant id (tenant_list); ${from}`);
+  }
+  if ('distributionId' in shape) {
+    shape['distributionId'] = fields.distributionId
+      .optional()
+      .describe('Distribution id (distribution_list); ids change: prefer distribution');
+    shape['distribution'] = z
+      .string()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe('Distribution by name or description, e.g. "debian", "ubuntu 14.04"; looked up fresh');
+    shape['bitness'] = z
+      .union([z.literal(32), z.literal(64)])
+      .optional()
+      .describe('32 or 64, with distribution');
+  }
+  if ('tariffId' in shape) {
+    shape['tariffId'] = fields.tariffId.optional().describe('Tariff id (tariff_list), or pass tariff');
+    shape['tariff'] = z.string().min(1).max(100).optional().describe('Tariff by name, e.g. "Облачный 1024"');
+  }
+  if (isAsync(row)) shape['wait'] = waitField;
+  return shape;
+}
+
+export const WAIT_TOOL = 'wait_for_operation';
+
+const waitSpec: ToolSpec = {
+  name: WAIT_TOOL,
+  title: 'Wait for an operation',
+  description: `Wait until an asynchronous operation is DONE or ERROR, up to timeoutSeconds (default ${WAIT_DEFAULT_SECONDS}). Sends progress notifications. If it is still running at the deadline the result says so: call again with the same operationId.`,
+  toolset: 'operations',
+  profile: 'read',
+  annotations: annotations('Wait for an operation', 'read'),
+  input: z.strictObject({
+    operationId: fields.operationId,
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(WAIT_MAX_SECONDS)
+      .optional()
+      .describe(`Seconds to wait, 1-${WAIT_MAX_SECONDS}, default ${WAIT_DEFAULT_SECONDS}`),
+  }),
+};
+
+/** All 39 tools, in the order of the table, wait_for_operation last. */
+export function buildToolSpecs(): ToolSpec[] {
+  const specs: ToolSpec[] = OPERATIONS.map((row: OperationDef) => ({
+    name: row.tool,
+    title: row.title,
+    description: row.description,
+    toolset: row.toolset,
+    profile: row.profile,
+    annotations: annotations(row.title, row.profile),
+    input: z.strictObject(inputShape(row)),
+    row,
+  }));
+  specs.push(waitSpec);
+  return specs;
+}
