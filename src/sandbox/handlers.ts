@@ -325,6 +325,7 @@ export const handlers = {
     const source = ctx.state.vms.get(p.vmId);
     if (!source) throw vmNotFound(p.vmId);
     if (source.accountId !== ctx.account.id) throw notOwner();
+    // The document calls tenantId "the project": the clone goes to that project, any of the account's.
     const tenant = ownTenant(ctx, p.tenantId);
     notBusy(ctx, source.id);
     const config =
@@ -388,7 +389,7 @@ export const handlers = {
       // Without publicKeyIds the VM's current keys are installed again.
       v.publicKeys = keys
         ? vmKeys(keys, v.tenantId, windows)
-        : v.publicKeys.map((k) => ({ ...k, installed: !windows && k.ownerUser === null }));
+        : v.publicKeys.map((k) => ({ ...k, installed: !windows }));
       if (p.openSupportAccess && !v.accessUsers.includes(SUPPORT_USER)) v.accessUsers.push(SUPPORT_USER);
       dropSnapshots(state, v);
       v.state = RUNNING;
