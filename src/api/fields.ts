@@ -36,7 +36,7 @@ export function passwordProblem(value: string): string | undefined {
 const id = (what: string) => z.number().int().positive().describe(what);
 
 export const fields = {
-  vmId: id('VM id (from vm_list)'),
+  vmId: id('VM id (vm_list)'),
   toVmId: id('Id of the VM that receives the address (from vm_list)'),
   tenantId: id('Project (tenant) id that owns the object (from tenant_list)'),
   keyId: id('Public key id (from pubkey_list)'),

@@ -121,7 +121,7 @@ const def = <const N extends string, S extends z.ZodRawShape, const R extends Re
   row: OperationDef<S, N, R>,
 ): OperationDef<S, N, R> => row;
 
-const ASYNC = 'Asynchronous: returns operationId; follow it with wait_for_operation.';
+const ASYNC = 'Async: returns operationId.';
 
 export const OPERATIONS = [
   def({

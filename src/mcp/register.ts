@@ -27,7 +27,7 @@ import type { Operation, OperationRef, Vm } from '../api/types.js';
 import type { Logger } from '../log.js';
 import { resolveArgs } from './resolve.js';
 import { errorResult, fail, OperationTracker, ok, operationFailure } from './results.js';
-import { type ToolSpec, WAIT_TOOL } from './tools.js';
+import type { ToolSpec } from './tools.js';
 import { WAIT_DEFAULT_SECONDS, WaitTimeoutError, waitForOperation } from './wait.js';
 
 export interface ToolContext {
@@ -71,8 +71,29 @@ const PLURAL: Record<string, string> = {
   backup: 'backups',
 };
 
+/**
+ * JSON Schema of a tool's input, trimmed of what costs tokens and says nothing: zod's
+ * ±MAX_SAFE_INTEGER bounds on integers, and `exclusiveMinimum: 0` where `minimum: 1` is shorter.
+ */
+function compactSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(compactSchema);
+  if (!node || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key === '$schema') continue;
+    if (key === 'maximum' && value === Number.MAX_SAFE_INTEGER) continue;
+    if (key === 'minimum' && value === Number.MIN_SAFE_INTEGER) continue;
+    out[key] = compactSchema(value);
+  }
+  if (out['type'] === 'integer' && out['exclusiveMinimum'] === 0) {
+    delete out['exclusiveMinimum'];
+    out['minimum'] = 1;
+  }
+  return out;
+}
+
 export function toolDefinition(spec: ToolSpec): Tool {
-  const { $schema: _drop, ...inputSchema } = z.toJSONSchema(spec.input, { io: 'input' }) as Record<string, unknown>;
+  const inputSchema = compactSchema(z.toJSONSchema(spec.input, { io: 'input' }));
   return {
     name: spec.name,
     title: spec.title,
@@ -280,9 +301,12 @@ async function waitAndReport(
   return { done: true, isError: false, result: ok(data), operation, data };
 }
 
-async function waitTool(input: Record<string, unknown>, extra: CallExtra, ctx: ToolContext): Promise<CallToolResult> {
+async function waitTool(
+  input: Record<string, unknown>,
+  extra: CallExtra,
+  ctx: ToolContext,
+): Promise<CallToolResult> {
   const operationId = input['operationId'] as number;
   const seconds = (input['timeoutSeconds'] as number | undefined) ?? WAIT_DEFAULT_SECONDS;
   return (await waitAndReport(operationId, seconds * 1000, extra, ctx)).result;
 }
-

@@ -53,7 +53,8 @@ export async function resolveArgs(
     if ('vmId' in row.params && typeof params['vmId'] === 'number') {
       const vm = await ctx.client.call('vm_get', { vmId: params['vmId'] }, opts);
       out.vm = vm;
-      if (vm.tenantId === null) throw new ResolveError('tenantId', `VM ${vm.id} has no tenantId: pass tenantId.`);
+      if (vm.tenantId === null)
+        throw new ResolveError('tenantId', `VM ${vm.id} has no tenantId: pass tenantId.`);
       params['tenantId'] = vm.tenantId;
     } else if ('keyId' in row.params && typeof params['keyId'] === 'number') {
       const keys = await ctx.client.call('pubkey_list', {}, opts);
@@ -67,7 +68,10 @@ export async function resolveArgs(
   let distribution: Distribution | undefined;
   if (typeof args['distribution'] === 'string') {
     if (params['distributionId'] !== undefined) {
-      throw new ResolveError('distribution', 'Pass either distribution (a name) or distributionId, not both.');
+      throw new ResolveError(
+        'distribution',
+        'Pass either distribution (a name) or distributionId, not both.',
+      );
     }
     const list = await ctx.client.call('distribution_list', {}, opts);
     distribution = matchDistribution(list, args['distribution'], args['bitness'] as number | undefined);
@@ -126,7 +130,11 @@ function matchesWords(query: string, target: string): boolean {
 
 const describeDistribution = (d: Distribution) => `${d.id} ${d.name} "${d.description}" ${d.bitness}-bit`;
 
-export function matchDistribution(list: Distribution[], query: string, bitness: number | undefined): Distribution {
+export function matchDistribution(
+  list: Distribution[],
+  query: string,
+  bitness: number | undefined,
+): Distribution {
   const q = query.trim().toLowerCase();
   let candidates = list.filter((d) => `${d.description ?? ''}`.toLowerCase() === q);
   if (candidates.length === 0) {

@@ -34,14 +34,18 @@ export function registerResources(server: McpServer, client: FlopsClient): void 
 
   for (const [name, tool, description] of LISTS) {
     const uri = `flops://${name}`;
-    server.registerResource(name, uri, { title: description, description, mimeType: 'application/json' }, () =>
-      read(uri, () => client.call(tool, {})),
+    server.registerResource(
+      name,
+      uri,
+      { title: description, description, mimeType: 'application/json' },
+      () => read(uri, () => client.call(tool, {})),
     );
   }
 
   const vmIdOf = (value: string | string[] | undefined): number => {
     const id = Number(Array.isArray(value) ? value[0] : value);
-    if (!Number.isInteger(id) || id <= 0) throw new McpError(ErrorCode.InvalidParams, `Invalid VM id: ${value}`);
+    if (!Number.isInteger(id) || id <= 0)
+      throw new McpError(ErrorCode.InvalidParams, `Invalid VM id: ${value}`);
     return id;
   };
   const listVms = async () => {
@@ -68,7 +72,10 @@ export function registerResources(server: McpServer, client: FlopsClient): void 
   );
   server.registerResource(
     'vm-snapshots',
-    new ResourceTemplate('flops://vms/{vmId}/snapshots', { list: undefined, complete: { vmId: completeVmId } }),
+    new ResourceTemplate('flops://vms/{vmId}/snapshots', {
+      list: undefined,
+      complete: { vmId: completeVmId },
+    }),
     { title: 'Snapshots of a VM', description: 'Snapshots of a VM (a tree)', mimeType: 'application/json' },
     (uri, { vmId }) => read(uri.href, () => client.call('vm_snapshot_list', { vmId: vmIdOf(vmId) })),
   );

@@ -140,7 +140,10 @@ export function operationFailure(operation: Operation): CallToolResult {
   let hint = 'Check the VM with vm_get before retrying.';
   if (type === 'VM_REBOOT' || type === 'VM_SHUTDOWN') {
     hint = `The guest OS did not comply within 3 minutes. If it is hung, ${type === 'VM_REBOOT' ? 'vm_reset' : 'vm_poweroff'} forces it (destructive: unsaved data is lost).`;
-  } else if (operation.errorCode === 'error.inet.ip.guest.add' || operation.errorCode === 'error.inet.ip.guest.remove') {
+  } else if (
+    operation.errorCode === 'error.inet.ip.guest.add' ||
+    operation.errorCode === 'error.inet.ip.guest.remove'
+  ) {
     hint =
       operation.errorCode === 'error.inet.ip.guest.add'
         ? 'The IP was added but must be configured in the guest OS by hand.'

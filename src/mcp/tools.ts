@@ -17,7 +17,6 @@ import {
 import { WAIT_DEFAULT_SECONDS, WAIT_MAX_SECONDS } from './wait.js';
 
 export interface ToolAnnotations {
-  title: string;
   readOnlyHint: boolean;
   destructiveHint: boolean;
   idempotentHint: boolean;
@@ -36,10 +35,10 @@ export interface ToolSpec {
   row?: OperationDef;
 }
 
-function annotations(title: string, profile: Profile): ToolAnnotations {
+/** The four hints; the title is the tool's own (not repeated here: tools/list is paid per prompt). */
+function annotations(profile: Profile): ToolAnnotations {
   const p = PROFILES[profile];
   return {
-    title,
     readOnlyHint: p.readOnly,
     destructiveHint: p.destructive,
     idempotentHint: p.idempotent,
@@ -47,22 +46,15 @@ function annotations(title: string, profile: Profile): ToolAnnotations {
   };
 }
 
-const waitField = z
-  .boolean()
-  .optional()
-  .describe(`Wait up to ${WAIT_DEFAULT_SECONDS} s for the operation and return its outcome`);
+const waitField = z.boolean().optional().describe(`Wait for the outcome (≤${WAIT_DEFAULT_SECONDS} s)`);
 
 /** The MCP input shape of an API row. */
 function inputShape(row: OperationDef): z.ZodRawShape {
   const shape: Record<string, z.ZodType> = { ...(row.params as Record<string, z.ZodType>) };
   if ('tenantId' in shape) {
     const from =
-      'vmId' in shape
-        ? 'default: the VM’s tenant'
-        : 'keyId' in shape
-          ? 'default: the key’s tenant'
-          : 'default: FLOPS_TENANT_ID or the only tenant';
-    shape['tenantId'] = fields.tenantId.optional().describe(`Tenant id (tenant_list); ${from}`);
+      'vmId' in shape ? 'the VM' : 'keyId' in shape ? 'the key' : 'FLOPS_TENANT_ID or the only tenant';
+    shape['tenantId'] = fields.tenantId.optional().describe(`Default: from ${from}`);
   }
   if ('distributionId' in shape) {
     shape['distributionId'] = fields.distributionId
@@ -95,7 +87,7 @@ const waitSpec: ToolSpec = {
   description: `Wait until an asynchronous operation is DONE or ERROR, up to timeoutSeconds (default ${WAIT_DEFAULT_SECONDS}). Sends progress notifications. If it is still running at the deadline the result says so: call again with the same operationId.`,
   toolset: 'operations',
   profile: 'read',
-  annotations: annotations('Wait for an operation', 'read'),
+  annotations: annotations('read'),
   input: z.strictObject({
     operationId: fields.operationId,
     timeoutSeconds: z
@@ -116,7 +108,7 @@ export function buildToolSpecs(): ToolSpec[] {
     description: row.description,
     toolset: row.toolset,
     profile: row.profile,
-    annotations: annotations(row.title, row.profile),
+    annotations: annotations(row.profile),
     input: z.strictObject(inputShape(row)),
     row,
   }));

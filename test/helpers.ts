@@ -1,0 +1,85 @@
+/**
+ * Test helpers: a real sandbox on a loopback port, a real FlopsClient over HTTP, and a real MCP
+ * Client linked to the real server over InMemoryTransport. Nothing of our own is mocked.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { FlopsClient, type FlopsClientOptions } from '../src/api/client.js';
+import { createServer, type ServerOptions } from '../src/mcp/server.js';
+import { startSandbox } from '../src/sandbox/index.js';
+
+export type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
+
+export async function sandboxWithClient(
+  options: { timeScale?: number; client?: Partial<FlopsClientOptions> } = {},
+): Promise<{ sandbox: Sandbox; client: FlopsClient; close: () => Promise<void> }> {
+  const sandbox = await startSandbox({ port: 0, timeScale: options.timeScale ?? 0.05 });
+  const client = new FlopsClient({
+    baseUrl: sandbox.url,
+    clientId: sandbox.clientId,
+    apiKey: sandbox.apiKey,
+    retryBaseMs: 20,
+    ...options.client,
+  });
+  return {
+    sandbox,
+    client,
+    close: async () => {
+      await client.close();
+      await sandbox.close();
+    },
+  };
+}
+
+export interface Harness {
+  sandbox: Sandbox;
+  flops: FlopsClient;
+  mcp: Client;
+  call: (name: string, args?: Record<string, unknown>) => Promise<CallToolResult>;
+  close: () => Promise<void>;
+}
+
+/** Sandbox + FlopsClient + MCP server + MCP Client linked in memory. */
+export async function harness(
+  options: {
+    timeScale?: number;
+    server?: Partial<ServerOptions>;
+    capabilities?: Record<string, unknown>;
+  } = {},
+): Promise<Harness> {
+  const { sandbox, client: flops, close } = await sandboxWithClient({ timeScale: options.timeScale ?? 0.05 });
+  const server = createServer({
+    client: flops,
+    sandbox: true,
+    waitMinIntervalMs: 20,
+    waitMaxIntervalMs: 200,
+    ...options.server,
+  });
+  const mcp = new Client({ name: 'test', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await Promise.all([server.connect(a), mcp.connect(b)]);
+  return {
+    sandbox,
+    flops,
+    mcp,
+    call: async (name, args = {}) => (await mcp.callTool({ name, arguments: args })) as CallToolResult,
+    close: async () => {
+      await mcp.close();
+      await server.close();
+      await close();
+    },
+  };
+}
+
+/** The JSON of a tool result's text. */
+export function json(result: CallToolResult): Record<string, unknown> {
+  const first = result.content[0];
+  if (first?.type !== 'text') throw new Error('no text content');
+  return JSON.parse(first.text) as Record<string, unknown>;
+}
+
+export function text(result: CallToolResult): string {
+  const first = result.content[0];
+  return first && first.type === 'text' ? first.text : '';
+}
