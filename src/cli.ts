@@ -39,6 +39,8 @@ Sandbox command options:
 
 export class UsageError extends Error {}
 
+const SANDBOX_DEFAULT_TENANT = 10081;
+
 interface Options {
   sandbox: boolean;
   timeScale: number;
@@ -93,7 +95,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   const apiKey = env['FLOPS_API_KEY'];
   const log = createLogger({ level: parseLogLevel(env['FLOPS_LOG_LEVEL']), secrets: [apiKey] });
-  const defaultTenantId = positiveInt('FLOPS_TENANT_ID', env['FLOPS_TENANT_ID']);
+  let defaultTenantId = positiveInt('FLOPS_TENANT_ID', env['FLOPS_TENANT_ID']);
 
   let client: FlopsClient;
   let closeSandbox: (() => Promise<void>) | undefined;
@@ -101,6 +103,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const { startSandbox } = await import('./sandbox/index.js');
     const sandbox = await startSandbox({ port: 0, host: '127.0.0.1', timeScale: options.timeScale });
     closeSandbox = () => sandbox.close();
+    // The sandbox account has several tenants; its default project (10081, "По умолчанию") is the
+    // default tenant unless FLOPS_TENANT_ID says otherwise, so that a first install just works.
+    defaultTenantId ??= SANDBOX_DEFAULT_TENANT;
     client = new FlopsClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, apiKey: sandbox.apiKey });
     log.info(
       `SANDBOX MODE: serving against the simulated Flops API at ${sandbox.url}; nothing is real or billed`,

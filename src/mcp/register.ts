@@ -252,6 +252,9 @@ async function waitAndReport(
   ctx: ToolContext,
 ): Promise<WaitReport> {
   const { progressToken } = extra;
+  // Notifications are chained and awaited before the result goes out: a progress notification
+  // that arrives after its request's response is dropped by the client.
+  let notified: Promise<void> = Promise.resolve();
   let outcome: Awaited<ReturnType<typeof waitForOperation>>;
   try {
     outcome = await waitForOperation(ctx.client, operationId, {
@@ -263,19 +266,19 @@ async function waitAndReport(
         progressToken === undefined
           ? undefined
           : (percentage, op) => {
-              extra
-                .sendNotification({
-                  method: 'notifications/progress',
-                  params: {
-                    progressToken,
-                    progress: percentage,
-                    total: 100,
-                    message: `${op.operationType ?? 'operation'} ${op.status} ${percentage}%`,
-                  },
-                })
-                .catch(() => undefined);
+              const notification = {
+                method: 'notifications/progress' as const,
+                params: {
+                  progressToken,
+                  progress: percentage,
+                  total: 100,
+                  message: `${op.operationType ?? 'operation'} ${op.status} ${percentage}%`,
+                },
+              };
+              notified = notified.then(() => extra.sendNotification(notification)).catch(() => undefined);
             },
     });
+    await notified;
   } catch (err) {
     if (err instanceof WaitTimeoutError) {
       const result = fail(err.message, { operationId, status: 'UNKNOWN' });

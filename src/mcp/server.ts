@@ -24,7 +24,7 @@ export interface ServerOptions {
   beforeCall?: ToolContext['beforeCall'];
 }
 
-export function instructions(tools: readonly ToolSpec[], sandbox: boolean): string {
+export function instructions(tools: readonly ToolSpec[], sandbox: boolean, defaultTenantId?: number): string {
   const names = new Set(tools.map((t) => t.name));
   const has = (name: string) => names.has(name);
   const lines = [
@@ -43,7 +43,9 @@ export function instructions(tools: readonly ToolSpec[], sandbox: boolean): stri
       'Asynchronous tools return an operationId: call wait_for_operation with it (or pass wait: true) before the next step on the same VM — a VM runs one operation at a time.',
     );
   }
-  lines.push('tenantId is optional on VM tools: it is taken from the VM. Memory and disk are in MB.');
+  lines.push(
+    `tenantId is optional: VM tools take it from the VM${defaultTenantId ? `; vm_install and pubkey_add use tenant ${defaultTenantId}` : ''}. Memory and disk are in MB.`,
+  );
   if (tools.some((t) => t.annotations.destructiveHint)) {
     lines.push('Destructive tools (marked destructiveHint) lose data: confirm with the user first.');
   }
@@ -57,7 +59,7 @@ export function createServer(options: ServerOptions): McpServer {
     { name: 'flops-mcp', title: 'Flops virtual servers', version: VERSION },
     {
       capabilities: { resources: {}, logging: {} },
-      instructions: instructions(tools, options.sandbox === true),
+      instructions: instructions(tools, options.sandbox === true, options.defaultTenantId),
     },
   );
   installTools(server.server, tools, {
