@@ -2,9 +2,12 @@
  * Every tool through a real MCP Client → server → HTTP → sandbox, with success and failure.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPERATIONS } from '../src/api/operations.js';
 import { type Harness, harness, json, text } from './helpers.js';
 
 let h: Harness;
+const succeeded = new Set<string>();
+const failed = new Set<string>();
 beforeAll(async () => {
   h = await harness();
 });
@@ -14,6 +17,7 @@ afterAll(() => h.close());
 async function okCall(name: string, args: Record<string, unknown> = {}) {
   const result = await h.call(name, args);
   expect(result.isError, `${name}: ${text(result)}`).toBeFalsy();
+  succeeded.add(name);
   return json(result);
 }
 
@@ -21,6 +25,7 @@ async function errCall(name: string, args: Record<string, unknown>, pattern: Reg
   const result = await h.call(name, args);
   expect(result.isError, `${name} should fail: ${text(result)}`).toBe(true);
   expect(text(result)).toMatch(pattern);
+  failed.add(name);
   return text(result);
 }
 
@@ -106,7 +111,7 @@ describe('a VM life cycle through the tools', () => {
       { tenantId: 111, distribution: 'plan9', tariff: 'Облачный 1024' },
       /No distributions match.*DEBIAN/s,
     );
-    await errCall('vm_install', { tenantId: 111, distribution: 'debian' }, /tariffId is required/);
+    await errCall('vm_install', { tenantId: 111, distribution: 'debian' }, /tariffId: required/);
   });
 
   it('installs by distribution and tariff name and waits, with progress', async () => {
@@ -147,9 +152,9 @@ describe('a VM life cycle through the tools', () => {
     const started = await okCall('vm_snapshot_create', { vmId, name: 'before-resize' });
     expect(started.status).toBe('STARTED');
     expect(started.next).toMatch(/wait_for_operation/);
-    const busy = await h.call('vm_snapshot_create', { vmId, name: 'again' });
-    expect(busy.isError).toBe(true);
-    expect(text(busy)).toMatch(
+    await errCall(
+      'vm_snapshot_create',
+      { vmId, name: 'again' },
       new RegExp(
         `error\\.operation\\.already\\.started.*wait_for_operation with operationId ${started.operationId}`,
         's',
@@ -291,5 +296,47 @@ describe('a VM life cycle through the tools', () => {
     expect(deleted.status).toBe('DONE');
     expect(deleted.vm).toBeUndefined();
     await errCall('vm_get', { vmId }, /error\.vm\.not\.found/);
+  });
+});
+
+describe('failures of every tool', () => {
+  it('fails cleanly for unknown VMs, bad arguments and unknown objects', async () => {
+    const vmScoped = [
+      'vm_clone',
+      'vm_reinstall',
+      'vm_rename',
+      'vm_reset',
+      'vm_poweroff',
+      'vm_shutdown',
+      'vm_delete',
+      'vm_pubkey_change',
+      'vm_memory_change',
+      'vm_ip_add',
+      'vm_ip_move',
+      'vm_snapshot_delete',
+      'vm_backup_rollback',
+      'vm_start',
+      'vm_reboot',
+    ];
+    const extra: Record<string, Record<string, unknown>> = {
+      vm_memory_change: { memory: 1024 },
+      vm_ip_move: { toVmId: 85561, ip: '198.51.100.77' },
+      vm_snapshot_delete: { snapshotId: 2206 },
+      vm_backup_rollback: { backup: 'x.lz4' },
+    };
+    for (const tool of vmScoped) {
+      await errCall(tool, { vmId: 999999, ...extra[tool] }, /error\.vm\.not\.found.*vm_list/s);
+    }
+    for (const tool of ['vm_list', 'pubkey_list', 'distribution_list', 'software_list', 'tariff_list']) {
+      await errCall(tool, { vmId: 1 }, /vmId: unknown argument/);
+    }
+    await errCall('wait_for_operation', { operationId: -1 }, /operationId/);
+  });
+
+  it('covered every tool with a success and a failure', () => {
+    const all = [...OPERATIONS.map((o) => o.tool), 'wait_for_operation'];
+    // wait_for_operation succeeds inside the life cycle
+    expect([...all].filter((t) => !succeeded.has(t))).toEqual([]);
+    expect([...all].filter((t) => !failed.has(t))).toEqual([]);
   });
 });

@@ -25,7 +25,7 @@ import { FlopsValidationError } from '../api/errors.js';
 import { isAsync, type OperationDef } from '../api/operations.js';
 import type { Operation, OperationRef, Vm } from '../api/types.js';
 import type { Logger } from '../log.js';
-import { resolveArgs } from './resolve.js';
+import { nameArgIssues, resolveArgs } from './resolve.js';
 import { errorResult, fail, OperationTracker, ok, operationFailure } from './results.js';
 import type { ToolSpec } from './tools.js';
 import { WAIT_DEFAULT_SECONDS, WaitTimeoutError, waitForOperation } from './wait.js';
@@ -134,7 +134,9 @@ export function parseArgs(spec: ToolSpec, args: unknown): Record<string, unknown
           ? issue.keys.map((key) => ({ path: key, message: 'unknown argument (not in the tool schema)' }))
           : [{ path: issue.path.join('.') || '(arguments)', message: issue.message }],
       );
-  if (parsed.success && spec.row?.check) issues.push(...spec.row.check(parsed.data as never));
+  if (parsed.success && spec.row) {
+    issues.push(...(spec.row.check?.(parsed.data as never) ?? []), ...nameArgIssues(spec.row, parsed.data));
+  }
   if (issues.length > 0) throw new FlopsValidationError(spec.name, issues);
   return parsed.data as Record<string, unknown>;
 }

@@ -9,7 +9,7 @@
  */
 import type { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
-import type { OperationDef } from '../api/operations.js';
+import type { FieldIssue, OperationDef } from '../api/operations.js';
 import type { Distribution, Tariff, Tenant, Vm } from '../api/types.js';
 
 /** A refusal that the agent can act on; becomes an isError tool result, nothing is sent. */
@@ -67,38 +67,41 @@ export async function resolveArgs(
 
   let distribution: Distribution | undefined;
   if (typeof args['distribution'] === 'string') {
-    if (params['distributionId'] !== undefined) {
-      throw new ResolveError(
-        'distribution',
-        'Pass either distribution (a name) or distributionId, not both.',
-      );
-    }
     const list = await ctx.client.call('distribution_list', {}, opts);
     distribution = matchDistribution(list, args['distribution'], args['bitness'] as number | undefined);
     params['distributionId'] = distribution.id;
-  } else if (args['bitness'] !== undefined) {
-    throw new ResolveError('bitness', 'bitness only applies together with distribution (a name).');
   }
 
   if (typeof args['tariff'] === 'string') {
-    if (params['tariffId'] !== undefined) {
-      throw new ResolveError('tariff', 'Pass either tariff (a name) or tariffId, not both.');
-    }
     const list = await ctx.client.call('tariff_list', {}, opts);
     params['tariffId'] = matchTariff(list, args['tariff'], distribution).id;
   }
 
-  for (const required of ['distributionId', 'tariffId'] as const) {
-    const schema = row.params[required] as z.ZodType | undefined;
-    if (schema && !schema.safeParse(undefined).success && params[required] === undefined) {
-      const byName = required === 'distributionId' ? 'distribution' : 'tariff';
-      throw new ResolveError(
-        required,
-        `${required} is required: pass ${byName} (a name, e.g. ${byName === 'distribution' ? '"debian"' : '"Облачный 1024"'}) or ${required}.`,
-      );
+  return out;
+}
+
+/**
+ * Rules on the by-name arguments that need no request: run with the other input checks, before
+ * anything is sent.
+ */
+export function nameArgIssues(row: OperationDef, args: Record<string, unknown>): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  for (const [byName, idField, example] of [
+    ['distribution', 'distributionId', '"debian"'],
+    ['tariff', 'tariffId', '"Облачный 1024"'],
+  ] as const) {
+    const schema = row.params[idField] as z.ZodType | undefined;
+    if (!schema) continue;
+    if (args[byName] !== undefined && args[idField] !== undefined) {
+      issues.push({ path: byName, message: `pass either ${byName} (a name) or ${idField}, not both` });
+    } else if (args[byName] === undefined && args[idField] === undefined && !schema.safeParse(undefined).success) {
+      issues.push({ path: idField, message: `required: pass ${byName} (a name, e.g. ${example}) or ${idField}` });
     }
   }
-  return out;
+  if (args['bitness'] !== undefined && args['distribution'] === undefined) {
+    issues.push({ path: 'bitness', message: 'only applies together with distribution (a name)' });
+  }
+  return issues;
 }
 
 async function defaultTenant(ctx: ResolveContext): Promise<number> {
