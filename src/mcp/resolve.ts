@@ -94,8 +94,15 @@ export function nameArgIssues(row: OperationDef, args: Record<string, unknown>):
     if (!schema) continue;
     if (args[byName] !== undefined && args[idField] !== undefined) {
       issues.push({ path: byName, message: `pass either ${byName} (a name) or ${idField}, not both` });
-    } else if (args[byName] === undefined && args[idField] === undefined && !schema.safeParse(undefined).success) {
-      issues.push({ path: idField, message: `required: pass ${byName} (a name, e.g. ${example}) or ${idField}` });
+    } else if (
+      args[byName] === undefined &&
+      args[idField] === undefined &&
+      !schema.safeParse(undefined).success
+    ) {
+      issues.push({
+        path: idField,
+        message: `required: pass ${byName} (a name, e.g. ${example}) or ${idField}`,
+      });
     }
   }
   if (args['bitness'] !== undefined && args['distribution'] === undefined) {
