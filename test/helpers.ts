@@ -12,9 +12,13 @@ import { startSandbox } from '../src/sandbox/index.js';
 export type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
 export async function sandboxWithClient(
-  options: { timeScale?: number; client?: Partial<FlopsClientOptions> } = {},
+  options: {
+    timeScale?: number;
+    client?: Partial<FlopsClientOptions>;
+    sandbox?: Partial<Parameters<typeof startSandbox>[0]>;
+  } = {},
 ): Promise<{ sandbox: Sandbox; client: FlopsClient; close: () => Promise<void> }> {
-  const sandbox = await startSandbox({ port: 0, timeScale: options.timeScale ?? 0.05 });
+  const sandbox = await startSandbox({ port: 0, timeScale: options.timeScale ?? 0.05, ...options.sandbox });
   const client = new FlopsClient({
     baseUrl: sandbox.url,
     clientId: sandbox.clientId,

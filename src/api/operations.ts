@@ -99,6 +99,11 @@ export interface OperationDef<
   /** The operation is already DONE when first read (observed for backup_policy_change). */
   readonly instant?: boolean;
   readonly check?: (params: Partial<z.output<z.ZodObject<S>>>) => FieldIssue[];
+  /**
+   * Destructive rows: what is lost, in concrete terms, for the confirmation asked of the user.
+   * `{name}` placeholders are filled from the call's parameters.
+   */
+  readonly destroys?: string;
 }
 
 const { vmId, tenantId } = fields;
@@ -221,6 +226,8 @@ export const OPERATIONS = [
     title: 'Reinstall a VM',
     description: `DESTROYS ALL DATA on the VM's disk and installs it anew, optionally with another distribution, tariff or resources; keeps the VM id and IPs. ${ASYNC}`,
     returns: 'operation',
+    destroys:
+      "all data on the VM's disk is ERASED and the system is installed anew (the id and IPs are kept)",
     operationType: 'VM_REINSTALL',
     check: diskMemoryRatio,
   }),
@@ -266,6 +273,7 @@ export const OPERATIONS = [
     title: 'Hard-reset a VM',
     description: `Hard reset, like the reset button: unsaved data in the guest is lost. Prefer vm_reboot. ${ASYNC}`,
     returns: 'operation',
+    destroys: 'the VM is hard-reset: whatever the guest had not written to disk is lost',
     operationType: 'VM_RESET',
   }),
   def({
@@ -288,6 +296,7 @@ export const OPERATIONS = [
     title: 'Power off a VM (hard)',
     description: `Cut the power: the VM stops for certain but unsaved data in the guest is lost. Prefer vm_shutdown. ${ASYNC}`,
     returns: 'operation',
+    destroys: 'the power is cut: whatever the guest had not written to disk is lost',
     operationType: 'VM_DESTROY',
   }),
   def({
@@ -310,6 +319,7 @@ export const OPERATIONS = [
     title: 'Delete a VM',
     description: `DELETES the VM with its disk, snapshots and backups, and releases its IPs; no confirmation by SMS or e-mail. ${ASYNC}`,
     returns: 'operation',
+    destroys: 'the VM is DELETED with its disk, all snapshots and backups; its IPs are released',
     operationType: 'VM_DELETE',
   }),
   def({
@@ -332,6 +342,8 @@ export const OPERATIONS = [
     title: "Replace a VM's SSH keys",
     description: `REPLACES the VM's authorized_keys with the given account keys; no keys clears it. ${ASYNC}`,
     returns: 'operation',
+    destroys:
+      'authorized_keys is REPLACED by the keys {keyIds} (none: it is emptied); other keys lose access',
     operationType: 'VM_PUBLIC_KEY_CHANGE',
   }),
   def({
@@ -419,6 +431,7 @@ export const OPERATIONS = [
     title: 'Release a public IP',
     description: `Release a public IP of a VM; the address is lost to the account. ${ASYNC}`,
     returns: 'operation',
+    destroys: 'the public IP {ip} is released from the VM and may go to another customer',
     operationType: 'VM_IP_DELETE',
   }),
   def({
@@ -435,6 +448,7 @@ export const OPERATIONS = [
     title: 'Move a public IP',
     description: `Move a public IP from one VM to another; the source VM loses it. ${ASYNC}`,
     returns: 'operation',
+    destroys: 'the public IP {ip} is taken from this VM and moved to VM {toVmId}',
     operationType: 'VM_IP_ADD',
   }),
   def({
@@ -467,6 +481,8 @@ export const OPERATIONS = [
     title: 'Roll back to a snapshot',
     description: `Return a VM to a snapshot: everything since it is LOST, and the tariff reverts to the snapshot's. ${ASYNC}`,
     returns: 'operation',
+    destroys:
+      "the VM returns to snapshot {snapshotId}: everything since it is LOST, and the tariff reverts to the snapshot's",
     operationType: 'VM_ROLLBACK_SNAPSHOT',
   }),
   def({
@@ -478,6 +494,7 @@ export const OPERATIONS = [
     title: 'Delete a snapshot',
     description: `Delete a snapshot, and with deleteChildren the snapshots derived from it. ${ASYNC}`,
     returns: 'operation',
+    destroys: 'snapshot {snapshotId} is deleted (with deleteChildren, the snapshots derived from it too)',
     operationType: 'VM_DELETE_SNAPSHOT',
   }),
   def({
@@ -499,6 +516,8 @@ export const OPERATIONS = [
     title: 'Restore a backup',
     description: `Restore a VM from a backup: ALL SNAPSHOTS ARE DELETED, the current disk is LOST, the tariff reverts to the backup's. ${ASYNC}`,
     returns: 'operation',
+    destroys:
+      "the VM is restored from backup {backup}: ALL SNAPSHOTS ARE DELETED, the current disk is LOST, and the tariff reverts to the backup's",
     operationType: 'VM_REVERT_TO_BACKUP',
   }),
   def({
@@ -552,6 +571,7 @@ export const OPERATIONS = [
     title: 'Delete an SSH key',
     description: 'Delete a registered SSH key from the account.',
     returns: 'none',
+    destroys: 'the SSH key {keyId} is deleted from the account',
   }),
   def({
     tool: 'operation_get',

@@ -23,8 +23,11 @@ import { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
 import { FlopsValidationError } from '../api/errors.js';
 import { isAsync, type OperationDef } from '../api/operations.js';
-import type { Operation, OperationRef, Vm } from '../api/types.js';
+import type { Operation, OperationRef } from '../api/types.js';
+import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
+import type { AuditEntry, AuditLog } from './audit.js';
+import { type Confirmation, confirmDestructive, readOnlyRefusal } from './policy.js';
 import { nameArgIssues, resolveArgs } from './resolve.js';
 import { errorResult, fail, OperationTracker, ok, operationFailure } from './results.js';
 import type { ToolSpec } from './tools.js';
@@ -37,20 +40,15 @@ export interface ToolContext {
   /** Poll schedule of the waiter (tests and benchmarks tune it). */
   waitMinIntervalMs?: number | undefined;
   waitMaxIntervalMs?: number | undefined;
-  /**
-   * Policy hook run after arguments are resolved and before the API call: return a result to stop
-   * the call (refusal, declined confirmation), or undefined to go on.
-   */
-  beforeCall?: ((call: PendingCall) => Promise<CallToolResult | undefined>) | undefined;
-}
-
-export interface PendingCall {
-  spec: ToolSpec;
-  row: OperationDef;
-  params: Record<string, unknown>;
-  /** The VM, when resolution had to read it. */
-  vm: Vm | undefined;
-  extra: CallExtra;
+  /** Refuse every tool that is not read-only, even if it is called anyway. */
+  readOnly?: boolean | undefined;
+  /** Confirmation of destructive tools (FLOPS_CONFIRM); default elicit. */
+  confirm?: ConfirmMode | undefined;
+  /** Stateless HTTP: the client's capabilities are unknown, it cannot be asked. */
+  stateless?: boolean | undefined;
+  audit?: AuditLog | undefined;
+  /** The clientId acting, for the audit log (per-user credentials over HTTP). */
+  actor?: string | undefined;
 }
 
 /** What the SDK hands a request handler, reduced to what tools use. */
@@ -103,8 +101,19 @@ export function toolDefinition(spec: ToolSpec): Tool {
   };
 }
 
-export function installTools(server: Server, specs: readonly ToolSpec[], ctx: ToolContext): void {
+/**
+ * Register the enabled tools. A tool of `all` that is not enabled is refused with a reason when
+ * called anyway (read-only mode, toolsets, exclusions); a name that is no tool at all is a protocol
+ * error.
+ */
+export function installTools(
+  server: Server,
+  specs: readonly ToolSpec[],
+  all: readonly ToolSpec[],
+  ctx: ToolContext,
+): void {
   const byName = new Map(specs.map((s) => [s.name, s]));
+  const known = new Map(all.map((s) => [s.name, s]));
   let listed: Tool[] | undefined;
   const tracker = new OperationTracker();
   server.registerCapabilities({ tools: { listChanged: false } });
@@ -114,13 +123,33 @@ export function installTools(server: Server, specs: readonly ToolSpec[], ctx: To
   });
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const spec = byName.get(request.params.name);
-    if (!spec) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
+    if (!spec) {
+      const disabled = known.get(request.params.name);
+      if (!disabled) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
+      const refusal =
+        ctx.readOnly && !disabled.annotations.readOnlyHint
+          ? readOnlyRefusal(disabled)
+          : fail(
+              `${disabled.name} is not enabled on this server (toolsets, --tools, --exclude-tools or --no-destructive). Nothing was sent.`,
+            );
+      if (!disabled.annotations.readOnlyHint) {
+        await ctx.audit?.write({
+          tool: disabled.name,
+          args: (request.params.arguments ?? {}) as Record<string, unknown>,
+          confirmation: 'not-asked',
+          outcome: 'refused',
+          error: 'tool not enabled',
+          clientId: ctx.actor,
+        });
+      }
+      return refusal;
+    }
     const callExtra: CallExtra = {
       signal: extra.signal,
       progressToken: request.params._meta?.progressToken,
       sendNotification: extra.sendNotification,
     };
-    return callTool(spec, request.params.arguments ?? {}, callExtra, ctx, tracker);
+    return callTool(spec, request.params.arguments ?? {}, callExtra, ctx, server, tracker);
   });
 }
 
@@ -146,35 +175,73 @@ export async function callTool(
   args: unknown,
   extra: CallExtra,
   ctx: ToolContext,
+  server: Server,
   tracker: OperationTracker,
 ): Promise<CallToolResult> {
   const started = performance.now();
+  const write = !spec.annotations.readOnlyHint;
   let params: Record<string, unknown> | undefined;
+  let confirmation: Confirmation = 'not-asked';
+  let outcome: AuditEntry['outcome'] | undefined;
   let result: CallToolResult;
   try {
-    const input = parseArgs(spec, args);
-    if (!spec.row) {
-      result = await waitTool(input, extra, ctx);
+    if (write && ctx.readOnly) {
+      outcome = 'refused';
+      result = readOnlyRefusal(spec);
     } else {
-      const resolved = await resolveArgs(spec.row, input, {
-        client: ctx.client,
-        defaultTenantId: ctx.defaultTenantId,
-        signal: extra.signal,
-      });
-      params = resolved.params;
-      const refusal = await ctx.beforeCall?.({ spec, row: spec.row, params, vm: resolved.vm, extra });
-      if (refusal) {
-        result = refusal;
+      const input = parseArgs(spec, args);
+      if (!spec.row) {
+        result = await waitTool(input, extra, ctx);
       } else {
-        const value = await ctx.client.call(spec.name as never, params as never, { signal: extra.signal });
-        result = await shape(spec.row, params, value, input['wait'] === true, extra, ctx, tracker);
+        const resolved = await resolveArgs(spec.row, input, {
+          client: ctx.client,
+          defaultTenantId: ctx.defaultTenantId,
+          signal: extra.signal,
+        });
+        params = resolved.params;
+        let refusal: CallToolResult | undefined;
+        if (spec.annotations.destructiveHint) {
+          ({ refusal, confirmation } = await confirmDestructive(ctx.confirm ?? 'elicit', {
+            spec,
+            params,
+            vm: resolved.vm,
+            server,
+            stateless: ctx.stateless === true,
+            signal: extra.signal,
+          }));
+        }
+        if (refusal) {
+          outcome =
+            confirmation === 'cancelled' ? 'cancelled' : confirmation === 'declined' ? 'declined' : 'refused';
+          result = refusal;
+        } else {
+          const value = await ctx.client.call(spec.name as never, params as never, { signal: extra.signal });
+          result = await shape(spec.row, params, value, input['wait'] === true, extra, ctx, tracker);
+        }
       }
     }
   } catch (err) {
     result = errorResult(err, { row: spec.row, tool: spec.name, params, tracker });
-    if (!(err instanceof FlopsValidationError)) {
+    if (err instanceof FlopsValidationError) outcome = 'refused';
+    else
       ctx.log.warn(`tool ${spec.name} failed`, { error: err instanceof Error ? err.message : String(err) });
-    }
+  }
+  if (write && ctx.audit) {
+    const data = result.structuredContent as Record<string, unknown> | undefined;
+    const firstText = result.content[0]?.type === 'text' ? result.content[0].text : '';
+    await ctx.audit.write({
+      tool: spec.name,
+      vmId: (params?.['vmId'] ??
+        (args as Record<string, unknown> | undefined)?.['vmId'] ??
+        data?.['vmId'] ??
+        (data?.['vm'] as { id?: number } | undefined)?.id) as number | undefined,
+      args: params ?? ((args ?? {}) as Record<string, unknown>),
+      confirmation,
+      outcome: outcome ?? (result.isError ? 'error' : 'ok'),
+      operationId: (data?.['operationId'] as number | undefined) ?? undefined,
+      error: result.isError ? firstText.slice(0, 500) : undefined,
+      clientId: ctx.actor,
+    });
   }
   ctx.log.debug(`tool ${spec.name}`, {
     ms: Math.round(performance.now() - started),

@@ -4,9 +4,12 @@
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { FlopsClient } from '../api/client.js';
+import type { ConfirmMode } from '../config.js';
 import { type Logger, silentLogger } from '../log.js';
 import { VERSION } from '../version.js';
-import { installTools, type ToolContext } from './register.js';
+import type { AuditLog } from './audit.js';
+import { selectTools, type ToolSelection } from './policy.js';
+import { installTools } from './register.js';
 import { registerResources } from './resources.js';
 import { buildToolSpecs, type ToolSpec } from './tools.js';
 
@@ -19,18 +22,30 @@ export interface ServerOptions {
   sandbox?: boolean | undefined;
   waitMinIntervalMs?: number | undefined;
   waitMaxIntervalMs?: number | undefined;
-  /** Which tools to expose (default: all). */
-  tools?: readonly ToolSpec[] | undefined;
-  beforeCall?: ToolContext['beforeCall'];
+  /** Which tools to expose: toolsets, added/excluded tools, read-only, no-destructive. */
+  selection?: ToolSelection | undefined;
+  /** Confirmation of destructive tools (FLOPS_CONFIRM); default elicit. */
+  confirm?: ConfirmMode | undefined;
+  /** Stateless HTTP: client capabilities are unknown. */
+  stateless?: boolean | undefined;
+  audit?: AuditLog | undefined;
+  /** The clientId acting for this session, for the audit log. */
+  actor?: string | undefined;
 }
 
-export function instructions(tools: readonly ToolSpec[], sandbox: boolean, defaultTenantId?: number): string {
+export function instructions(
+  tools: readonly ToolSpec[],
+  sandbox: boolean,
+  defaultTenantId?: number,
+  readOnly?: boolean,
+): string {
   const names = new Set(tools.map((t) => t.name));
   const has = (name: string) => names.has(name);
   const lines = [
     sandbox
       ? 'SANDBOX MODE: this server talks to a local simulator of the Flops API, not to real servers. Nothing here is billed or real.'
       : 'This server manages real, billed virtual servers at Flops (Serveroid).',
+    ...(readOnly ? ['READ-ONLY MODE: only tools that read are available; nothing can be changed.'] : []),
     'Ids come from the list tools: tenant_list, vm_list, distribution_list, tariff_list, pubkey_list, vm_snapshot_list, vm_backup_list.',
   ];
   if (has('vm_install')) {
@@ -53,22 +68,33 @@ export function instructions(tools: readonly ToolSpec[], sandbox: boolean, defau
 }
 
 export function createServer(options: ServerOptions): McpServer {
-  const tools = options.tools ?? buildToolSpecs();
+  const all = buildToolSpecs();
+  const selection = options.selection ?? {};
+  const tools = selectTools(all, selection);
   const log = options.log ?? silentLogger;
   const server = new McpServer(
     { name: 'flops-mcp', title: 'Flops virtual servers', version: VERSION },
     {
       capabilities: { resources: {}, logging: {} },
-      instructions: instructions(tools, options.sandbox === true, options.defaultTenantId),
+      instructions: instructions(
+        tools,
+        options.sandbox === true,
+        options.defaultTenantId,
+        selection.readOnly,
+      ),
     },
   );
-  installTools(server.server, tools, {
+  installTools(server.server, tools, all, {
     client: options.client,
     log,
     defaultTenantId: options.defaultTenantId,
     waitMinIntervalMs: options.waitMinIntervalMs,
     waitMaxIntervalMs: options.waitMaxIntervalMs,
-    beforeCall: options.beforeCall,
+    readOnly: selection.readOnly,
+    confirm: options.confirm,
+    stateless: options.stateless,
+    audit: options.audit,
+    actor: options.actor,
   });
   registerResources(server, options.client);
   return server;

@@ -1,0 +1,137 @@
+/**
+ * The server's configuration, from command-line flags and their environment twins. Flags win over
+ * the environment. Anything invalid — an unknown toolset or tool name, a bad number — is a
+ * UsageError naming the valid values; the CLI prints it and exits with code 2.
+ */
+import { parseArgs } from 'node:util';
+import { OPERATIONS, TOOLSETS, type Toolset } from './api/operations.js';
+import { type LogLevel, parseLogLevel } from './log.js';
+
+export class UsageError extends Error {}
+
+export type ConfirmMode = 'elicit' | 'required' | 'off';
+
+export interface Config {
+  sandbox: boolean;
+  timeScale: number;
+  apiUrl: string | undefined;
+  clientId: string | undefined;
+  apiKey: string | undefined;
+  tenantId: number | undefined;
+  /** Enabled toolsets; undefined: all. */
+  toolsets: Toolset[] | undefined;
+  /** Tools added on top of the toolsets. */
+  tools: string[];
+  /** Tools removed; always wins. */
+  excludeTools: string[];
+  readOnly: boolean;
+  noDestructive: boolean;
+  confirm: ConfirmMode;
+  auditLog: string | undefined;
+  logLevel: LogLevel;
+  http: boolean;
+  host: string;
+  port: number;
+  stateless: boolean;
+  /** FLOPS_MCP_TOKEN: bearer token for HTTP; required when binding beyond loopback. */
+  token: string | undefined;
+}
+
+/** Every tool name the server knows (API tools and wait_for_operation). */
+export const ALL_TOOL_NAMES: readonly string[] = [...OPERATIONS.map((o) => o.tool), 'wait_for_operation'];
+
+const OPTIONS = {
+  sandbox: { type: 'boolean' },
+  'time-scale': { type: 'string' },
+  toolsets: { type: 'string' },
+  tools: { type: 'string' },
+  'exclude-tools': { type: 'string' },
+  'read-only': { type: 'boolean' },
+  'no-destructive': { type: 'boolean' },
+  confirm: { type: 'string' },
+  'audit-log': { type: 'string' },
+  http: { type: 'boolean' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  stateless: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+const truthy = (value: string | undefined) => value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function checkNames(what: string, names: string[], valid: readonly string[]): void {
+  const unknown = names.filter((n) => !valid.includes(n));
+  if (unknown.length > 0) {
+    throw new UsageError(`unknown ${what}: ${unknown.join(', ')}. Valid ${what}s: ${valid.join(', ')}`);
+  }
+}
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`${name} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'help' | 'version' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, allowPositionals: false, strict: true, options: OPTIONS }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values['help']) return 'help';
+  if (values['version']) return 'version';
+  const flag = (name: string) => values[name] as string | undefined;
+  const bool = (name: string, envName: string) => values[name] === true || truthy(env[envName]);
+
+  const timeScale = Number(flag('time-scale') ?? env['FLOPS_SANDBOX_TIME_SCALE'] ?? 1);
+  if (!Number.isFinite(timeScale) || timeScale <= 0)
+    throw new UsageError('--time-scale must be a positive number');
+
+  const toolsetsRaw = flag('toolsets') ?? env['FLOPS_TOOLSETS'];
+  const toolsets = toolsetsRaw === undefined || toolsetsRaw.trim() === '' ? undefined : list(toolsetsRaw);
+  if (toolsets) checkNames('toolset', toolsets, TOOLSETS);
+  const tools = list(flag('tools') ?? env['FLOPS_TOOLS']);
+  checkNames('tool', tools, ALL_TOOL_NAMES);
+  const excludeTools = list(flag('exclude-tools') ?? env['FLOPS_EXCLUDE_TOOLS']);
+  checkNames('tool', excludeTools, ALL_TOOL_NAMES);
+
+  const confirm = (flag('confirm') ?? env['FLOPS_CONFIRM'] ?? 'elicit').trim().toLowerCase();
+  if (confirm !== 'elicit' && confirm !== 'required' && confirm !== 'off') {
+    throw new UsageError(`FLOPS_CONFIRM must be elicit, required or off, got "${confirm}"`);
+  }
+  const port = positiveInt('--port', flag('port') ?? env['FLOPS_MCP_PORT']) ?? 8787;
+  if (port > 65535) throw new UsageError('--port must be at most 65535');
+
+  return {
+    sandbox: values['sandbox'] === true,
+    timeScale,
+    apiUrl: env['FLOPS_API_URL'] || undefined,
+    clientId: env['FLOPS_CLIENT_ID'] || undefined,
+    apiKey: env['FLOPS_API_KEY'] || undefined,
+    tenantId: positiveInt('FLOPS_TENANT_ID', env['FLOPS_TENANT_ID']),
+    toolsets: toolsets as Toolset[] | undefined,
+    tools,
+    excludeTools,
+    readOnly: bool('read-only', 'FLOPS_READ_ONLY'),
+    noDestructive: bool('no-destructive', 'FLOPS_NO_DESTRUCTIVE'),
+    confirm,
+    auditLog: flag('audit-log') ?? (env['FLOPS_AUDIT_LOG'] || undefined),
+    logLevel: parseLogLevel(env['FLOPS_LOG_LEVEL']),
+    http: values['http'] === true,
+    host: flag('host') ?? env['FLOPS_MCP_HOST'] ?? '127.0.0.1',
+    port,
+    stateless: bool('stateless', 'FLOPS_MCP_STATELESS'),
+    token: env['FLOPS_MCP_TOKEN'] || undefined,
+  };
+}
