@@ -91,6 +91,7 @@ export class FlopsClient {
   readonly #userAgent: string;
   readonly #onAttempt: ((event: AttemptEvent) => void) | undefined;
   readonly #schemas = new Map<string, z.ZodType<Record<string, unknown>>>();
+  #closing: Promise<void> | undefined;
 
   constructor(options: FlopsClientOptions) {
     if (!options.clientId || !options.apiKey) throw new Error('FlopsClient needs clientId and apiKey');
@@ -130,8 +131,7 @@ export class FlopsClient {
     const row = getOperation(tool);
     const valid = this.validate(row, params as Record<string, unknown>);
     const url = this.#url(row, valid);
-    const raw = await this.#send(row, url, options);
-    return parseEnvelope(row, raw) as ResultOf<T>;
+    return (await this.#send(row, url, options)) as ResultOf<T>;
   }
 
   /** Validate parameters against a row's schema; throws FlopsValidationError naming each field. */
@@ -149,8 +149,11 @@ export class FlopsClient {
     );
   }
 
+  /** Close the client's own pool (not a dispatcher it was given); calling it again is harmless. */
   async close(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (!this.#ownsDispatcher) return;
+    this.#closing ??= this.#dispatcher.close();
+    await this.#closing;
   }
 
   #url(row: OperationDef, params: Record<string, unknown>): string {
@@ -160,8 +163,11 @@ export class FlopsClient {
     return `${this.baseUrl}${buildPath(row, params)}?${query.toString()}`;
   }
 
-  /** Send with the call's deadline; reads retried, writes once. */
-  async #send(row: OperationDef, url: string, options: CallOptions): Promise<RawResponse> {
+  /**
+   * Send with the call's deadline and parse the envelope; reads retried, writes once. A 200 whose
+   * body is not an envelope (a proxy's page, a cut or garbled body) is retried like a 5xx.
+   */
+  async #send(row: OperationDef, url: string, options: CallOptions): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const deadline = Date.now() + timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -175,12 +181,17 @@ export class FlopsClient {
         const retryable = raw.status === 429 || raw.status >= 500;
         if (raw.status === 200 || !retryable || attempt >= maxAttempts) {
           if (raw.status !== 200) throw httpError(row, raw, attempt, isRead(row));
+          const result = parseEnvelope(row, raw, attempt);
           this.#report(row, attempt, started, raw.status, 'ok', false);
-          return raw;
+          return result;
         }
         failure = httpError(row, raw, attempt, isRead(row));
       } catch (err) {
-        if (!(err instanceof FlopsTransportError)) throw err;
+        if (!(err instanceof FlopsTransportError)) {
+          if (err instanceof FlopsApiError)
+            this.#report(row, attempt, started, err.httpStatus, 'api-error', false);
+          throw err;
+        }
         failure = err;
         const canRetry =
           attempt < maxAttempts &&
@@ -326,11 +337,12 @@ function httpError(
   });
 }
 
-function parseError(row: OperationDef, what: string): FlopsTransportError {
+function parseError(row: OperationDef, what: string, attempts: number): FlopsTransportError {
   return new FlopsTransportError({
     method: row.tool,
     kind: 'parse',
     message: `the provider's response is not a valid Flops envelope (${what}).${isRead(row) ? '' : WRITE_NOTE}`,
+    attempts,
   });
 }
 
@@ -368,15 +380,15 @@ function toFieldErrors(value: unknown): FieldError[] {
 }
 
 /** Parse the envelope of a 200 response into the row's result, or throw what the provider said. */
-export function parseEnvelope(row: OperationDef, raw: RawResponse): unknown {
+export function parseEnvelope(row: OperationDef, raw: RawResponse, attempts = 1): unknown {
   let envelope: unknown;
   try {
     envelope = JSON.parse(raw.body);
   } catch {
-    throw parseError(row, raw.body.trim().startsWith('<') ? 'an HTML page' : 'malformed JSON');
+    throw parseError(row, raw.body.trim().startsWith('<') ? 'an HTML page' : 'malformed JSON', attempts);
   }
   if (!envelope || typeof envelope !== 'object' || Array.isArray(envelope))
-    throw parseError(row, 'not an object');
+    throw parseError(row, 'not an object', attempts);
   const e = envelope as Record<string, unknown>;
   if (e['status'] === 'ERROR') {
     throw new FlopsApiError({
@@ -387,17 +399,18 @@ export function parseEnvelope(row: OperationDef, raw: RawResponse): unknown {
       httpStatus: raw.status,
     });
   }
-  if (e['status'] !== 'OK') throw parseError(row, `status ${JSON.stringify(e['status'])}`);
+  if (e['status'] !== 'OK') throw parseError(row, `status ${JSON.stringify(e['status'])}`, attempts);
   const { returns } = row;
   if (returns === 'none') return undefined;
   if (returns === 'operation' || returns === 'created') {
     const operationId = e['operationId'];
-    if (typeof operationId !== 'number') throw parseError(row, 'no operationId');
+    if (typeof operationId !== 'number') throw parseError(row, 'no operationId', attempts);
     if (returns === 'operation') return { operationId };
-    if (typeof e['result'] !== 'number') throw parseError(row, 'no new VM id in result');
+    if (typeof e['result'] !== 'number') throw parseError(row, 'no new VM id in result', attempts);
     return { operationId, vmId: e['result'] };
   }
   if ('list' in returns) return normalizeList(returns.list, e['result']);
-  if (e['result'] == null || typeof e['result'] !== 'object') throw parseError(row, 'no result object');
+  if (e['result'] == null || typeof e['result'] !== 'object')
+    throw parseError(row, 'no result object', attempts);
   return normalize(returns.object, e['result']);
 }
