@@ -27,6 +27,7 @@ import {
   paramsSchema,
   type ResultOf,
   type ToolName,
+  validationIssues,
 } from './operations.js';
 import { normalize, normalizeList } from './types.js';
 import { buildPath, encodeQuery } from './wire.js';
@@ -143,10 +144,7 @@ export class FlopsClient {
     }
     const parsed = schema.safeParse(params ?? {});
     if (parsed.success) return parsed.data;
-    throw new FlopsValidationError(
-      row.tool,
-      parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
-    );
+    throw new FlopsValidationError(row.tool, validationIssues(parsed.error));
   }
 
   /** Close the client's own pool (not a dispatcher it was given); calling it again is harmless. */
@@ -274,8 +272,13 @@ export class FlopsClient {
 
 // ---------------------------------------------------------------------------------------------
 
+/** undici's errors for a pool that was closed or destroyed: retrying cannot help. */
+const CLOSED_POOL = new Set(['UND_ERR_DESTROYED', 'UND_ERR_CLOSED']);
+
 function isRetryable(err: FlopsTransportError): boolean {
-  if (err.kind === 'network' || err.kind === 'parse') return true;
+  if (err.kind === 'network')
+    return !CLOSED_POOL.has((err.cause as { code?: string } | undefined)?.code ?? '');
+  if (err.kind === 'parse') return true;
   return (
     err.kind === 'http' && err.httpStatus !== undefined && (err.httpStatus === 429 || err.httpStatus >= 500)
   );

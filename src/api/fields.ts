@@ -101,7 +101,10 @@ export const fields = {
     .max(LIMITS.backupQuantity.max)
     .describe(`Number of backups kept, ${LIMITS.backupQuantity.min}-${LIMITS.backupQuantity.max}`),
   backupFrequency: z
-    .union(BACKUP_FREQUENCIES.map((hours) => z.literal(hours)))
+    .union(
+      BACKUP_FREQUENCIES.map((hours) => z.literal(hours)),
+      { error: `frequency must be one of ${BACKUP_FREQUENCIES.join(', ')} (hours)` },
+    )
     .describe(`Hours between backups, one of ${BACKUP_FREQUENCIES.join(', ')}`),
   ip: z.ipv4().describe('Public IPv4 address of the VM (from vm_get ipAddresses)'),
   snapshotName: z.string().min(1).max(255).describe('Snapshot name, 1-255 characters'),

@@ -671,6 +671,15 @@ export function pathParams(path: string): string[] {
   return [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
 }
 
+/** zod issues as field/message pairs; an unknown key is named as its own field. */
+export function validationIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: key, message: 'unknown argument (not in the schema)' }))
+      : [{ path: issue.path.join('.') || '(arguments)', message: issue.message }],
+  );
+}
+
 /** The strict object schema of a row's parameters, with its cross-field rules. */
 export function paramsSchema(row: OperationDef): z.ZodType<Record<string, unknown>> {
   const base = z.strictObject(row.params);

@@ -22,7 +22,7 @@ import {
 import { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
 import { FlopsValidationError } from '../api/errors.js';
-import { isAsync, type OperationDef } from '../api/operations.js';
+import { isAsync, type OperationDef, validationIssues } from '../api/operations.js';
 import type { Operation, OperationRef } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
@@ -156,13 +156,7 @@ export function installTools(
 /** Parse arguments: strict schema, then the row's cross-field rules. */
 export function parseArgs(spec: ToolSpec, args: unknown): Record<string, unknown> {
   const parsed = spec.input.safeParse(args);
-  const issues = parsed.success
-    ? []
-    : parsed.error.issues.flatMap((issue) =>
-        issue.code === 'unrecognized_keys'
-          ? issue.keys.map((key) => ({ path: key, message: 'unknown argument (not in the tool schema)' }))
-          : [{ path: issue.path.join('.') || '(arguments)', message: issue.message }],
-      );
+  const issues = parsed.success ? [] : validationIssues(parsed.error);
   if (parsed.success && spec.row) {
     issues.push(...(spec.row.check?.(parsed.data as never) ?? []), ...nameArgIssues(spec.row, parsed.data));
   }
