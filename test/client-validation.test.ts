@@ -283,7 +283,8 @@ describe('every validation rule is refused locally, and nothing is sent', () => 
     { tool: 'tenant_list' as const, params: { apiKey: 'x' }, key: 'apiKey' },
   ])('$tool: unknown key $key is refused, naming it', async ({ tool, params, key }) => {
     const err = await refused(tool, params);
-    expect(err.message).toContain(`"${key}"`);
+    expect(err.issues).toContainEqual({ path: key, message: expect.stringMatching(/unknown argument/) });
+    expect(err.message).toContain(`${key}: unknown argument`);
   });
 
   it('reports every problem of a call at once', async () => {
