@@ -14,8 +14,8 @@ export type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 export async function sandboxWithClient(
   options: {
     timeScale?: number;
-    client?: Partial<FlopsClientOptions>;
-    sandbox?: Partial<Parameters<typeof startSandbox>[0]>;
+    client?: Partial<FlopsClientOptions> | undefined;
+    sandbox?: Partial<Parameters<typeof startSandbox>[0]> | undefined;
   } = {},
 ): Promise<{ sandbox: Sandbox; client: FlopsClient; close: () => Promise<void> }> {
   const sandbox = await startSandbox({ port: 0, timeScale: options.timeScale ?? 0.05, ...options.sandbox });
@@ -50,9 +50,21 @@ export async function harness(
     timeScale?: number;
     server?: Partial<ServerOptions>;
     capabilities?: Record<string, unknown>;
+    /** FlopsClient options (timeoutMs, retries, …) over the harness defaults. */
+    client?: Partial<FlopsClientOptions>;
+    /** Sandbox options (apiKey, clientId, vmQuota, …) over the harness defaults. */
+    sandbox?: Partial<Parameters<typeof startSandbox>[0]>;
   } = {},
 ): Promise<Harness> {
-  const { sandbox, client: flops, close } = await sandboxWithClient({ timeScale: options.timeScale ?? 0.05 });
+  const {
+    sandbox,
+    client: flops,
+    close,
+  } = await sandboxWithClient({
+    timeScale: options.timeScale ?? 0.05,
+    client: options.client,
+    sandbox: options.sandbox,
+  });
   const server = createServer({
     client: flops,
     sandbox: true,
