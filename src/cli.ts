@@ -9,74 +9,75 @@
  * stdout belongs to the protocol: everything else goes to stderr. Optional parts (the sandbox)
  * are loaded only when asked for.
  */
-import { parseArgs } from 'node:util';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { FlopsClient } from './api/client.js';
-import { createLogger, parseLogLevel } from './log.js';
+import { type Config, parseConfig, UsageError } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import type { AuditLog } from './mcp/audit.js';
 import { VERSION } from './version.js';
 
 const HELP = `flops-mcp ${VERSION} — MCP server for Flops / Serveroid virtual servers
 
 Usage:
-  flops-mcp [options]            serve MCP over stdio
-  flops-mcp sandbox [options]    run the Flops API sandbox alone
+  flops-mcp [options]            serve MCP over stdio (default) or Streamable HTTP (--http)
+  flops-mcp sandbox [options]    run the Flops API sandbox alone (flops-mcp sandbox --help)
 
 Options:
-  --sandbox            serve against an in-process sandbox (no account needed, nothing is real)
-  --time-scale X       sandbox operation durations × X (default 1)
-  -h, --help           show this help
-  -v, --version        print the version
+  --sandbox              serve against an in-process sandbox (no account needed, nothing is real)
+  --time-scale X         sandbox operation durations × X (default 1)
+  --toolsets a,b         enable only these toolsets (FLOPS_TOOLSETS):
+                         catalog, vms, power, config, network, snapshots, backups, keys, operations
+  --tools x,y            enable these tools on top of the toolsets (FLOPS_TOOLS)
+  --exclude-tools z      never expose these tools; always wins (FLOPS_EXCLUDE_TOOLS)
+  --read-only            only tools that read; writes are refused (FLOPS_READ_ONLY=1)
+  --no-destructive       drop the destructive tools (FLOPS_NO_DESTRUCTIVE=1)
+  --confirm MODE         elicit (default) | required | off: confirmation of destructive tools (FLOPS_CONFIRM)
+  --audit-log PATH       append one JSON line per write to PATH (FLOPS_AUDIT_LOG)
+  --http                 serve Streamable HTTP at /mcp (and GET /healthz) instead of stdio
+  --host H               HTTP bind address, default 127.0.0.1; beyond loopback FLOPS_MCP_TOKEN is required
+  --port N               HTTP port, default 8787 (0: a free port)
+  --stateless            HTTP without sessions, for several replicas behind a load balancer
+  -h, --help             show this help
+  -v, --version          print the version
 
 Environment:
-  FLOPS_CLIENT_ID      API clientId (required unless --sandbox)
-  FLOPS_API_KEY        API key (required unless --sandbox); never logged
-  FLOPS_API_URL        API base URL (default https://api.flops.ru/api/v1/)
-  FLOPS_TENANT_ID      default tenant for vm_install and pubkey_add
-  FLOPS_LOG_LEVEL      debug | info | warn | error | silent (default info)
-
-Sandbox command options:
-  --port N  --host H  --time-scale X   (flops-mcp sandbox --help)
+  FLOPS_CLIENT_ID        API clientId (required for stdio unless --sandbox)
+  FLOPS_API_KEY          API key; never logged
+  FLOPS_API_URL          API base URL (default https://api.flops.ru/api/v1/)
+  FLOPS_TENANT_ID        default tenant for vm_install and pubkey_add
+  FLOPS_MCP_TOKEN        bearer token HTTP clients must send (Authorization: Bearer …)
+  FLOPS_MCP_ALLOWED_HOSTS, FLOPS_MCP_ALLOWED_ORIGINS
+                         extra Host names / Origins the HTTP server accepts (comma-separated)
+  FLOPS_LOG_LEVEL        debug | info | warn | error | silent (default info); logs go to stderr
 `;
 
-export class UsageError extends Error {}
-
+/** The sandbox account has several tenants; its default project (10081) is the default tenant. */
 const SANDBOX_DEFAULT_TENANT = 10081;
 
-interface Options {
-  sandbox: boolean;
-  timeScale: number;
+interface Backend {
+  baseUrl: string | undefined;
+  credentials: { clientId: string; apiKey: string } | undefined;
+  defaultTenantId: number | undefined;
+  close: () => Promise<void>;
 }
 
-function parseOptions(argv: string[]): Options | 'help' | 'version' {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        sandbox: { type: 'boolean' },
-        'time-scale': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
+async function backend(config: Config, log: Logger): Promise<Backend> {
+  if (!config.sandbox) {
+    const credentials =
+      config.clientId && config.apiKey ? { clientId: config.clientId, apiKey: config.apiKey } : undefined;
+    return { baseUrl: config.apiUrl, credentials, defaultTenantId: config.tenantId, close: async () => {} };
   }
-  const v = parsed.values;
-  if (v['help']) return 'help';
-  if (v['version']) return 'version';
-  const timeScale = v['time-scale'] === undefined ? 1 : Number(v['time-scale']);
-  if (!Number.isFinite(timeScale) || timeScale <= 0)
-    throw new UsageError('--time-scale must be a positive number');
-  return { sandbox: v['sandbox'] === true, timeScale };
-}
-
-function positiveInt(name: string, value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} must be a positive integer`);
-  return n;
+  const { startSandbox } = await import('./sandbox/index.js');
+  const sandbox = await startSandbox({ port: 0, host: '127.0.0.1', timeScale: config.timeScale });
+  log.info(
+    `SANDBOX MODE: serving against the simulated Flops API at ${sandbox.url}; nothing is real or billed`,
+  );
+  return {
+    baseUrl: sandbox.url,
+    credentials: { clientId: sandbox.clientId, apiKey: sandbox.apiKey },
+    defaultTenantId: config.tenantId ?? SANDBOX_DEFAULT_TENANT,
+    close: () => sandbox.close(),
+  };
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -84,69 +85,107 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const { runSandboxCli } = await import('./sandbox/index.js');
     return runSandboxCli(argv.slice(1));
   }
-  const options = parseOptions(argv);
-  if (options === 'help') {
+  const config = parseConfig(argv, env);
+  if (config === 'help') {
     process.stdout.write(HELP);
     return 0;
   }
-  if (options === 'version') {
+  if (config === 'version') {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const apiKey = env['FLOPS_API_KEY'];
-  const log = createLogger({ level: parseLogLevel(env['FLOPS_LOG_LEVEL']), secrets: [apiKey] });
-  let defaultTenantId = positiveInt('FLOPS_TENANT_ID', env['FLOPS_TENANT_ID']);
-
-  let client: FlopsClient;
-  let closeSandbox: (() => Promise<void>) | undefined;
-  if (options.sandbox) {
-    const { startSandbox } = await import('./sandbox/index.js');
-    const sandbox = await startSandbox({ port: 0, host: '127.0.0.1', timeScale: options.timeScale });
-    closeSandbox = () => sandbox.close();
-    // The sandbox account has several tenants; its default project (10081, "По умолчанию") is the
-    // default tenant unless FLOPS_TENANT_ID says otherwise, so that a first install just works.
-    defaultTenantId ??= SANDBOX_DEFAULT_TENANT;
-    client = new FlopsClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, apiKey: sandbox.apiKey });
-    log.info(
-      `SANDBOX MODE: serving against the simulated Flops API at ${sandbox.url}; nothing is real or billed`,
+  const log = createLogger({ level: config.logLevel, secrets: [config.apiKey, config.token] });
+  if (!config.sandbox && !config.http && !(config.clientId && config.apiKey)) {
+    process.stderr.write(
+      'flops-mcp: no Flops credentials. Set FLOPS_CLIENT_ID and FLOPS_API_KEY (API access is granted by the provider on request), or run `flops-mcp --sandbox` to try it against a local simulator.\n',
     );
-  } else {
-    const clientId = env['FLOPS_CLIENT_ID'];
-    if (!clientId || !apiKey) {
-      process.stderr.write(
-        'flops-mcp: no Flops credentials. Set FLOPS_CLIENT_ID and FLOPS_API_KEY (API access is granted by the provider on request), or run `flops-mcp --sandbox` to try it against a local simulator.\n',
-      );
-      return 2;
-    }
-    client = new FlopsClient({ baseUrl: env['FLOPS_API_URL'] || undefined, clientId, apiKey });
+    return 2;
   }
 
-  const [{ createServer }, { StdioServerTransport }] = await Promise.all([
-    import('./mcp/server.js'),
-    import('@modelcontextprotocol/sdk/server/stdio.js'),
-  ]);
-  const server = createServer({ client, log, defaultTenantId, sandbox: options.sandbox });
-  const transport = new StdioServerTransport();
+  const api = await backend(config, log);
+  let audit: AuditLog | undefined;
+  if (config.auditLog) {
+    const { AuditLog } = await import('./mcp/audit.js');
+    audit = new AuditLog(config.auditLog);
+  }
+  const { createServer } = await import('./mcp/server.js');
+  const newClient = (credentials: { clientId: string; apiKey: string }) =>
+    new FlopsClient({ baseUrl: api.baseUrl, ...credentials });
+  const serverFor = (
+    client: FlopsClient,
+    info: { stateless: boolean; actor?: string | undefined },
+  ): McpServer =>
+    createServer({
+      client,
+      log,
+      defaultTenantId: api.defaultTenantId,
+      sandbox: config.sandbox,
+      selection: config,
+      confirm: config.confirm,
+      stateless: info.stateless,
+      audit,
+      actor: info.actor,
+    });
 
-  let closing: Promise<void> | undefined;
-  const shutdown = (why: string) => {
-    closing ??= (async () => {
-      log.info(`stopping (${why})`);
+  let stop: () => Promise<void>;
+  let done: Promise<void>;
+  if (config.http) {
+    const { startHttpServer, HttpConfigError } = await import('./http.js');
+    const shared = api.credentials ? newClient(api.credentials) : undefined;
+    const http = await startHttpServer({
+      host: config.host,
+      port: config.port,
+      stateless: config.stateless,
+      token: config.token,
+      log,
+      hasDefaultCredentials: shared !== undefined,
+      clientFor: (credentials) => {
+        if (credentials) return newClient(credentials);
+        if (!shared) throw new Error('no default credentials');
+        return shared;
+      },
+      serverFor: (client, info) => serverFor(client, { stateless: info.stateless, actor: client.clientId }),
+      health: () => ({ mode: config.sandbox ? 'sandbox' : 'live', readOnly: config.readOnly }),
+      allowedHosts: config.allowedHosts,
+      allowedOrigins: config.allowedOrigins,
+    }).catch((err: unknown) => {
+      throw err instanceof HttpConfigError ? new UsageError(err.message) : err;
+    });
+    log.info(
+      `flops-mcp ${VERSION} listening on ${http.url}${config.stateless ? ' (stateless)' : ''}${config.sandbox ? ' (sandbox)' : ''}`,
+    );
+    if (!shared)
+      log.info('no server credentials: every client must send X-Flops-Client-Id and X-Flops-Api-Key');
+    stop = async () => {
+      await http.close();
+      await shared?.close();
+    };
+    done = new Promise<void>(() => {});
+  } else {
+    const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
+    const client = newClient(api.credentials!);
+    const server = serverFor(client, { stateless: false });
+    await server.connect(new StdioServerTransport());
+    log.info(`flops-mcp ${VERSION} ready on stdio${config.sandbox ? ' (sandbox)' : ''}`);
+    stop = async () => {
       await server.close().catch(() => undefined);
       await client.close().catch(() => undefined);
-      await closeSandbox?.().catch(() => undefined);
-    })();
-    return closing;
-  };
-  const done = new Promise<void>((resolve) => {
-    process.stdin.once('end', () => void shutdown('stdin closed').then(resolve));
-    process.stdin.once('close', () => void shutdown('stdin closed').then(resolve));
-    process.once('SIGINT', () => void shutdown('SIGINT').then(resolve));
-    process.once('SIGTERM', () => void shutdown('SIGTERM').then(resolve));
+    };
+    done = new Promise<void>((resolve) => {
+      process.stdin.once('end', resolve);
+      process.stdin.once('close', resolve);
+    });
+  }
+
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
   });
-  await server.connect(transport);
-  log.info(`flops-mcp ${VERSION} ready on stdio${options.sandbox ? ' (sandbox)' : ''}`);
-  await done;
+  const why = await Promise.race([done.then(() => 'stdin closed'), signalled]);
+  log.info(`stopping (${why})`);
+  await stop().catch(() => undefined);
+  await audit?.close().catch(() => undefined);
+  await api.close().catch(() => undefined);
   return 0;
 }
 

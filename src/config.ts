@@ -35,6 +35,9 @@ export interface Config {
   stateless: boolean;
   /** FLOPS_MCP_TOKEN: bearer token for HTTP; required when binding beyond loopback. */
   token: string | undefined;
+  /** Extra Host names (FLOPS_MCP_ALLOWED_HOSTS) and Origins (FLOPS_MCP_ALLOWED_ORIGINS) for HTTP. */
+  allowedHosts: string[];
+  allowedOrigins: string[];
 }
 
 /** Every tool name the server knows (API tools and wait_for_operation). */
@@ -133,5 +136,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     port,
     stateless: bool('stateless', 'FLOPS_MCP_STATELESS'),
     token: env['FLOPS_MCP_TOKEN'] || undefined,
+    allowedHosts: list(env['FLOPS_MCP_ALLOWED_HOSTS']),
+    allowedOrigins: list(env['FLOPS_MCP_ALLOWED_ORIGINS']),
   };
 }
