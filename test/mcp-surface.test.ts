@@ -1,3 +1,4 @@
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATIONS } from '../src/api/operations.js';
 import { type Harness, harness } from './helpers.js';
@@ -142,6 +143,24 @@ describe('tool surface', () => {
     });
     expect(completion.completion.values).toEqual(expect.arrayContaining(['85561']));
     await expect(h.mcp.readResource({ uri: 'flops://vms/999999' })).rejects.toThrow(/not found|error\.vm/i);
+  });
+
+  it('notifies subscribers when a write changes a VM', async () => {
+    const updated: string[] = [];
+    h.mcp.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
+    await h.mcp.subscribeResource({ uri: 'flops://vms/85561' });
+    await h.mcp.subscribeResource({ uri: 'flops://vms/88534' });
+    const r = await h.mcp.callTool({
+      name: 'vm_rename',
+      arguments: { vmId: 85561, name: 'ubuntu', wait: true },
+    });
+    expect(r.isError).toBeFalsy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(updated).toEqual(['flops://vms/85561']);
+    await h.mcp.unsubscribeResource({ uri: 'flops://vms/85561' });
+    await h.mcp.callTool({ name: 'vm_rename', arguments: { vmId: 85561, name: 'ubuntu', wait: true } });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(updated).toHaveLength(1);
   });
 
   it('answers an unknown tool with a protocol error', async () => {

@@ -49,6 +49,8 @@ export interface ToolContext {
   audit?: AuditLog | undefined;
   /** The clientId acting, for the audit log (per-user credentials over HTTP). */
   actor?: string | undefined;
+  /** Told after a successful write, with the VM it concerned (resource subscriptions). */
+  onChange?: ((vmId: number | undefined) => void) | undefined;
 }
 
 /** What the SDK hands a request handler, reduced to what tools use. */
@@ -220,15 +222,17 @@ export async function callTool(
     else
       ctx.log.warn(`tool ${spec.name} failed`, { error: err instanceof Error ? err.message : String(err) });
   }
+  const data = result.structuredContent as Record<string, unknown> | undefined;
+  const vmId = (params?.['vmId'] ??
+    (args as Record<string, unknown> | undefined)?.['vmId'] ??
+    data?.['vmId'] ??
+    (data?.['vm'] as { id?: number } | undefined)?.id) as number | undefined;
+  if (write && !result.isError && outcome === undefined) ctx.onChange?.(vmId);
   if (write && ctx.audit) {
-    const data = result.structuredContent as Record<string, unknown> | undefined;
     const firstText = result.content[0]?.type === 'text' ? result.content[0].text : '';
     await ctx.audit.write({
       tool: spec.name,
-      vmId: (params?.['vmId'] ??
-        (args as Record<string, unknown> | undefined)?.['vmId'] ??
-        data?.['vmId'] ??
-        (data?.['vm'] as { id?: number } | undefined)?.id) as number | undefined,
+      vmId,
       args: params ?? ((args ?? {}) as Record<string, unknown>),
       confirmation,
       outcome: outcome ?? (result.isError ? 'error' : 'ok'),

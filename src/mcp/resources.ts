@@ -4,7 +4,13 @@
  * templated resource is a protocol error (the resource does not exist or cannot be read).
  */
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ErrorCode, McpError, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  type ReadResourceResult,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { FlopsClient } from '../api/client.js';
 import { errorResult } from './results.js';
 
@@ -21,6 +27,35 @@ const LISTS = [
   ['software', 'software_list', 'Software that can be preinstalled'],
   ['pubkeys', 'pubkey_list', 'SSH public keys registered in the account'],
 ] as const;
+
+/**
+ * Resource subscriptions: a client subscribes to URIs; after a write that changed a VM, the seam
+ * calls `changed(vmId)` and subscribers of that VM, its snapshots/backups and the VM list are told.
+ */
+export function enableSubscriptions(server: McpServer): { changed: (vmId: number | undefined) => void } {
+  const subscribed = new Set<string>();
+  server.server.registerCapabilities({ resources: { subscribe: true } });
+  server.server.setRequestHandler(SubscribeRequestSchema, (request) => {
+    subscribed.add(request.params.uri);
+    return {};
+  });
+  server.server.setRequestHandler(UnsubscribeRequestSchema, (request) => {
+    subscribed.delete(request.params.uri);
+    return {};
+  });
+  return {
+    changed: (vmId) => {
+      if (subscribed.size === 0) return;
+      const uris = [
+        'flops://vms',
+        ...(vmId === undefined ? [] : ['', '/snapshots', '/backups'].map((s) => `flops://vms/${vmId}${s}`)),
+      ];
+      for (const uri of uris) {
+        if (subscribed.has(uri)) server.server.sendResourceUpdated({ uri }).catch(() => undefined);
+      }
+    },
+  };
+}
 
 export function registerResources(server: McpServer, client: FlopsClient): void {
   const read = async <T>(uri: string, fn: () => Promise<T>): Promise<ReadResourceResult> => {

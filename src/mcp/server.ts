@@ -10,7 +10,7 @@ import { VERSION } from '../version.js';
 import type { AuditLog } from './audit.js';
 import { selectTools, type ToolSelection } from './policy.js';
 import { installTools } from './register.js';
-import { registerResources } from './resources.js';
+import { enableSubscriptions, registerResources } from './resources.js';
 import { buildToolSpecs, type ToolSpec } from './tools.js';
 
 export interface ServerOptions {
@@ -84,6 +84,8 @@ export function createServer(options: ServerOptions): McpServer {
       ),
     },
   );
+  registerResources(server, options.client);
+  const subscriptions = enableSubscriptions(server);
   installTools(server.server, tools, all, {
     client: options.client,
     log,
@@ -95,7 +97,7 @@ export function createServer(options: ServerOptions): McpServer {
     stateless: options.stateless,
     audit: options.audit,
     actor: options.actor,
+    onChange: subscriptions.changed,
   });
-  registerResources(server, options.client);
   return server;
 }
