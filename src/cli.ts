@@ -196,12 +196,12 @@ main(process.argv.slice(2), process.env).then(
     if (code !== 0 || process.argv[2] !== 'sandbox') setTimeout(() => process.exit(code), 200).unref();
   },
   (err: unknown) => {
+    // Whatever was started before the failure (a sandbox, sockets) must not keep the process up.
     if (err instanceof UsageError) {
-      process.stderr.write(`flops-mcp: ${err.message}\n\n${HELP}`);
-      process.exitCode = 2;
-      return;
+      process.stderr.write(`flops-mcp: ${err.message}\n\nRun flops-mcp --help for the options.\n`);
+      process.exit(2);
     }
     process.stderr.write(`flops-mcp: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

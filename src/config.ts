@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { OPERATIONS, TOOLSETS, type Toolset } from './api/operations.js';
+import { isLoopbackHost } from './http/guard.js';
 import { type LogLevel, parseLogLevel } from './log.js';
 
 export class UsageError extends Error {}
@@ -113,9 +114,19 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
   if (confirm !== 'elicit' && confirm !== 'required' && confirm !== 'off') {
     throw new UsageError(`FLOPS_CONFIRM must be elicit, required or off, got "${confirm}"`);
   }
-  const port = positiveInt('--port', flag('port') ?? env['FLOPS_MCP_PORT']) ?? 8787;
-  if (port > 65535) throw new UsageError('--port must be at most 65535');
+  const portText = flag('port') ?? env['FLOPS_MCP_PORT'] ?? '8787';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) {
+    throw new UsageError(`--port must be a whole number from 0 (a free port) to 65535, got "${portText}"`);
+  }
 
+  const host = flag('host') ?? env['FLOPS_MCP_HOST'] ?? '127.0.0.1';
+  const token = env['FLOPS_MCP_TOKEN'] || undefined;
+  if (values['http'] === true && !token && !isLoopbackHost(host)) {
+    throw new UsageError(
+      `refusing to listen on ${host}, which is not a loopback address, without FLOPS_MCP_TOKEN (clients then send "Authorization: Bearer <token>"); or bind 127.0.0.1`,
+    );
+  }
   return {
     sandbox: values['sandbox'] === true,
     timeScale,
@@ -132,10 +143,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     auditLog: flag('audit-log') ?? (env['FLOPS_AUDIT_LOG'] || undefined),
     logLevel: parseLogLevel(env['FLOPS_LOG_LEVEL']),
     http: values['http'] === true,
-    host: flag('host') ?? env['FLOPS_MCP_HOST'] ?? '127.0.0.1',
+    host,
     port,
     stateless: bool('stateless', 'FLOPS_MCP_STATELESS'),
-    token: env['FLOPS_MCP_TOKEN'] || undefined,
+    token,
     allowedHosts: list(env['FLOPS_MCP_ALLOWED_HOSTS']),
     allowedOrigins: list(env['FLOPS_MCP_ALLOWED_ORIGINS']),
   };
