@@ -163,6 +163,35 @@ describe('tool surface', () => {
     expect(updated).toHaveLength(1);
   });
 
+  it('offers prompts for the common workflows, with completion from live data', async () => {
+    const prompts = (await h.mcp.listPrompts()).prompts.map((p) => p.name);
+    expect(prompts).toEqual(['deploy_server', 'resize_safely', 'restore_from_backup']);
+    const deploy = await h.mcp.getPrompt({
+      name: 'deploy_server',
+      arguments: { distribution: 'debian', name: 'web' },
+    });
+    const body = (deploy.messages[0]!.content as { text: string }).text;
+    expect(body).toMatch(/vm_install with distribution "debian".*name "web"/s);
+    const resize = await h.mcp.getPrompt({
+      name: 'resize_safely',
+      arguments: { vm: '85561', memory: '1024' },
+    });
+    expect((resize.messages[0]!.content as { text: string }).text).toMatch(
+      /vm_memory_change.*vm_snapshot_create.*vm_snapshot_rollback/s,
+    );
+    const complete = (name: string, argument: string, value: string) =>
+      h.mcp.complete({ ref: { type: 'ref/prompt', name }, argument: { name: argument, value } });
+    expect((await complete('resize_safely', 'vm', '855')).completion.values).toEqual(['85561']);
+    expect((await complete('restore_from_backup', 'vm', 'ubu')).completion.values).toEqual(['ubuntu']);
+    expect((await complete('deploy_server', 'distribution', 'deb')).completion.values).toEqual(
+      expect.arrayContaining(['Debian 7.6 x64', 'debian']),
+    );
+    expect((await complete('deploy_server', 'tariff', 'Облачный 10')).completion.values).toContain(
+      'Облачный 1024',
+    );
+    await expect(h.mcp.getPrompt({ name: 'deploy_server', arguments: {} })).rejects.toThrow(/distribution/);
+  });
+
   it('answers an unknown tool with a protocol error', async () => {
     await expect(h.mcp.callTool({ name: 'vm_explode', arguments: {} })).rejects.toThrow(/Unknown tool/);
   });

@@ -9,6 +9,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { VERSION } from '../version.js';
 import type { AuditLog } from './audit.js';
 import { selectTools, type ToolSelection } from './policy.js';
+import { registerPrompts } from './prompts.js';
 import { installTools } from './register.js';
 import { enableSubscriptions, registerResources } from './resources.js';
 import { buildToolSpecs, type ToolSpec } from './tools.js';
@@ -85,6 +86,7 @@ export function createServer(options: ServerOptions): McpServer {
     },
   );
   registerResources(server, options.client);
+  registerPrompts(server, options.client);
   const subscriptions = enableSubscriptions(server);
   installTools(server.server, tools, all, {
     client: options.client,
