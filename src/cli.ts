@@ -21,6 +21,7 @@ const HELP = `flops-mcp ${VERSION} — MCP server for Flops / Serveroid virtual 
 Usage:
   flops-mcp [options]            serve MCP over stdio (default) or Streamable HTTP (--http)
   flops-mcp sandbox [options]    run the Flops API sandbox alone (flops-mcp sandbox --help)
+  flops-mcp doctor [options]     check the configuration, credentials and provider; prints fixes
 
 Options:
   --sandbox              serve against an in-process sandbox (no account needed, nothing is real)
@@ -85,6 +86,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const { runSandboxCli } = await import('./sandbox/index.js');
     return runSandboxCli(argv.slice(1));
   }
+  if (argv[0] === 'doctor') {
+    const { runDoctor } = await import('./doctor.js');
+    return runDoctor(argv.slice(1), env);
+  }
   const config = parseConfig(argv, env);
   if (config === 'help') {
     process.stdout.write(HELP);
@@ -101,6 +106,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     );
     return 2;
   }
+
+  // A failure that escapes one call must not take the server (and every other session) down.
+  const escaped = (kind: string) => (err: unknown) =>
+    log.error(`${kind}, still serving`, {
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
+  process.on('uncaughtException', escaped('uncaught exception'));
+  process.on('unhandledRejection', escaped('unhandled rejection'));
 
   const api = await backend(config, log);
   let audit: AuditLog | undefined;
