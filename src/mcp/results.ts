@@ -128,7 +128,7 @@ function apiHint(err: FlopsApiError, ctx: ErrorContext): string {
     case 'unexpected.exception':
       return 'A failure on the provider side: try again in a moment; if it persists, contact support.';
     case null:
-      return 'Fix the fields named above and call again.';
+      return 'The provider refused the fields named above: fix them (rules that depend on the VM, such as its tariff, show in vm_get and tariff_list) and call again.';
     default:
       return 'See the provider message above.';
   }
