@@ -180,6 +180,9 @@ export async function callTool(
   let confirmation: Confirmation = 'not-asked';
   let outcome: AuditEntry['outcome'] | undefined;
   let result: CallToolResult;
+  // What a cancelled call must still report: the write went out, and the operation it started.
+  let sent = false;
+  let operationId: number | undefined;
   try {
     if (write && ctx.readOnly) {
       outcome = 'refused';
@@ -187,6 +190,7 @@ export async function callTool(
     } else {
       const input = parseArgs(spec, args);
       if (!spec.row) {
+        operationId = input['operationId'] as number;
         result = await waitTool(input, extra, ctx);
       } else {
         const resolved = await resolveArgs(spec.row, input, {
@@ -211,7 +215,9 @@ export async function callTool(
             confirmation === 'cancelled' ? 'cancelled' : confirmation === 'declined' ? 'declined' : 'refused';
           result = refusal;
         } else {
+          sent = write;
           const value = await ctx.client.call(spec.name as never, params as never, { signal: extra.signal });
+          if (isAsync(spec.row)) operationId = (value as OperationRef).operationId;
           result = await shape(spec.row, params, value, input['wait'] === true, extra, ctx, tracker);
         }
       }
@@ -221,6 +227,10 @@ export async function callTool(
     if (err instanceof FlopsValidationError) outcome = 'refused';
     else
       ctx.log.warn(`tool ${spec.name} failed`, { error: err instanceof Error ? err.message : String(err) });
+  }
+  if (extra.signal.aborted && (sent || operationId !== undefined)) {
+    result = await reportCancelled(spec.name, write, operationId, server, ctx);
+    outcome = 'cancelled';
   }
   const data = result.structuredContent as Record<string, unknown> | undefined;
   const vmId = (params?.['vmId'] ??
@@ -246,6 +256,31 @@ export async function callTool(
     isError: result.isError === true,
   });
   return result;
+}
+
+/**
+ * A call cancelled (by the client, or by a shutdown) after its write was sent, or while it waited:
+ * MCP sends no response to a cancelled request, so what it started goes out as a
+ * `notifications/message` warning, to the log and (through the result's data) to the audit entry.
+ */
+async function reportCancelled(
+  tool: string,
+  write: boolean,
+  operationId: number | undefined,
+  server: Server,
+  ctx: ToolContext,
+): Promise<CallToolResult> {
+  const message = !write
+    ? `${tool} was cancelled; operation ${operationId} is not affected and may still be running: call wait_for_operation with operationId ${operationId} to follow it.`
+    : operationId !== undefined
+      ? `${tool} was cancelled after the provider accepted it: operation ${operationId} was started and may still be running. Follow it with wait_for_operation (operationId ${operationId}) before repeating ${tool}.`
+      : `${tool} was cancelled after its request was sent: it may have taken effect. Check with vm_get or the list tools before repeating it.`;
+  const data = { tool, operationId: operationId ?? null, status: 'CANCELLED', message };
+  ctx.log.warn(`tool ${tool} cancelled`, { operationId: operationId ?? null });
+  await server
+    .sendLoggingMessage({ level: 'warning', logger: 'flops-mcp', data }, server.transport?.sessionId)
+    .catch(() => undefined);
+  return fail(message, data);
 }
 
 async function shape(
