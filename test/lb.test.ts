@@ -1,0 +1,224 @@
+/**
+ * The deployment recommended for teams: two replicas of `flops-mcp --http --stateless` behind a
+ * real load balancer (nginx from Debian's packages, started here with a generated config), both
+ * talking to one Flops API (here one sandbox process, so that they share its state). One client's
+ * calls are spread over both replicas and none fails — progress over SSE included.
+ *
+ * `.ci/run` installs nginx; where it is absent locally this file is skipped with a message (in CI
+ * it fails instead).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, toolJson } from './http-helpers.js';
+import {
+  cleanEnv,
+  eventually,
+  killAll,
+  type Started,
+  startProcess,
+  startSandboxProcess,
+} from './process-helpers.js';
+
+function findNginx(): string | undefined {
+  if (existsSync('/usr/sbin/nginx')) return '/usr/sbin/nginx';
+  try {
+    return execFileSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const nginx = findNginx();
+if (!nginx) {
+  const message =
+    'nginx is not installed: skipping the load-balancer test (`apt-get install -y nginx`; CI installs it)';
+  if (process.env['CI']) throw new Error(`${message}: CI must run it`);
+  console.warn(message);
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** The nginx config of the test: round robin over the replicas, SSE unbuffered, all paths in `dir`. */
+export function nginxConfig(dir: string, listen: number, replicas: string[]): string {
+  return `daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 256; }
+http {
+  log_format upstream '$request_method $status $upstream_addr';
+  access_log ${dir}/access.log upstream;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream flops_mcp {
+${replicas.map((r) => `    server ${r};`).join('\n')}
+    keepalive 16;
+  }
+  server {
+    listen 127.0.0.1:${listen};
+    location / {
+      proxy_pass http://flops_mcp;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_buffering off;
+      proxy_cache off;
+      proxy_read_timeout 120s;
+    }
+  }
+}
+`;
+}
+
+const INSTALL = {
+  tenantId: 111,
+  name: 'behind-nginx',
+  distribution: 'debian',
+  tariff: 'Облачный 512',
+  password: 'Secret-pass1',
+  wait: true,
+};
+
+describe.skipIf(!nginx)('two stateless replicas behind nginx', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flops-lb-'));
+  let sandbox: Started;
+  let replicas: Started[];
+  let proxy: ChildProcess;
+  let url: string;
+  /** Tool calls made through nginx. */
+  let calls = 0;
+
+  beforeAll(async () => {
+    chmodSync(dir, 0o755);
+    sandbox = await startSandboxProcess(['--time-scale', '0.05']);
+    const port = await freePort();
+    const env = {
+      ...cleanEnv,
+      FLOPS_API_URL: sandbox.url,
+      FLOPS_CLIENT_ID: 'sandbox',
+      FLOPS_API_KEY: 'sandbox',
+      FLOPS_LOG_LEVEL: 'debug',
+      // nginx forwards the client's Host (the balancer's address): the replicas must accept it.
+      FLOPS_MCP_ALLOWED_HOSTS: `127.0.0.1:${port}`,
+    };
+    replicas = await Promise.all(
+      [1, 2].map(() => startProcess(['--http', '--stateless', '--port', '0'], { env })),
+    );
+    const upstreams = replicas.map((r) => new URL(r.url).host);
+    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, upstreams));
+    proxy = spawn(nginx!, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let nginxErr = '';
+    proxy.stderr!.on('data', (c: Buffer) => {
+      nginxErr += c.toString();
+    });
+    url = `http://127.0.0.1:${port}/mcp`;
+    const started = Date.now();
+    for (;;) {
+      const up = await request(url.replace(/\/mcp$/, '/healthz')).then(
+        async (r) => {
+          await r.body.text();
+          return r.statusCode === 200;
+        },
+        () => false,
+      );
+      if (up) break;
+      if (proxy.exitCode !== null || Date.now() - started > 10_000) {
+        throw new Error(`nginx did not start: ${nginxErr}${readIf(join(dir, 'error.log'))}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  afterAll(async () => {
+    if (proxy && proxy.exitCode === null) {
+      const exited = new Promise((resolve) => proxy.once('exit', resolve));
+      proxy.kill('SIGQUIT');
+      await exited;
+    }
+    await killAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves one client: sequential and concurrent calls, a wait with progress over SSE, shared state', async () => {
+    const c = await connect(url);
+    expect(c.transport.sessionId).toBeUndefined();
+    expect((await c.mcp.listTools()).tools.length).toBeGreaterThan(30);
+    for (let i = 0; i < 10; i++) {
+      const vm = await c.call('vm_get', { vmId: 85561 });
+      calls++;
+      expect(vm.isError, JSON.stringify(vm)).toBeFalsy();
+    }
+    const names = ['vm_list', 'tariff_list', 'distribution_list', 'tenant_list', 'pubkey_list'];
+    const concurrent = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => c.call(names[i % names.length]!)),
+    );
+    calls += concurrent.length;
+    for (const r of concurrent) expect(r.isError, JSON.stringify(r)).toBeFalsy();
+    // A write that waits: progress notifications stream through nginx unbuffered.
+    const progress: number[] = [];
+    const installed = await c.mcp.callTool({ name: 'vm_install', arguments: INSTALL }, undefined, {
+      onprogress: (p) => progress.push(p.progress),
+    });
+    calls++;
+    expect(installed.isError, JSON.stringify(installed)).toBeFalsy();
+    expect(progress.length).toBeGreaterThan(0);
+    const vmId = (toolJson(installed as never)['vm'] as { id: number }).id;
+    // Whichever replica answers, it sees the VM the other may have created: one API, one state.
+    for (let i = 0; i < 4; i++) {
+      const vm = await c.call('vm_get', { vmId });
+      calls++;
+      expect(toolJson(vm)).toMatchObject({ vm: { id: vmId, name: 'behind-nginx' } });
+    }
+    await c.mcp.close();
+  });
+
+  it('spread the calls over both replicas, and nothing failed anywhere', async () => {
+    const toolLines = (r: Started) => r.stderr().match(/DEBUG tool \w+ \{[^\n]*"isError":false/g) ?? [];
+    const counts = () => replicas.map((r) => toolLines(r).length);
+    // stderr arrives asynchronously: the last lines may trail the last answer a little.
+    await eventually(() => counts()[0]! + counts()[1]! === calls, 3000, `${calls} tool calls logged`);
+    expect(Math.min(...counts()), `calls per replica: ${counts().join(', ')}`).toBeGreaterThan(0);
+    for (const r of replicas) {
+      expect(r.stderr()).not.toMatch(/"isError":true|ERROR|WARN/);
+      expect(r.stderr()).not.toContain('Secret-pass1');
+    }
+    // nginx's own record: every POST was answered 2xx, by both upstreams.
+    await eventually(() => readIf(join(dir, 'access.log')).includes('POST'), 2000, 'access log');
+    const lines = readIf(join(dir, 'access.log')).trim().split('\n');
+    const posts = lines.filter((l) => l.startsWith('POST '));
+    expect(
+      posts.every((l) => / 2\d\d /.test(l)),
+      posts.join('\n'),
+    ).toBe(true);
+    for (const r of replicas) {
+      expect(posts.some((l) => l.endsWith(new URL(r.url).host))).toBe(true);
+    }
+    // The replicas stop cleanly.
+    for (const r of replicas) expect(await r.stop()).toBe(0);
+  });
+});
+
+function readIf(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
