@@ -4,76 +4,38 @@
  * bearer token and Origin checks, the audit log, and marker secrets searched for in everything the
  * server wrote.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { type CallToolResult, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { cleanEnv, cli, type Started, startProcess, startSandboxProcess } from './process-helpers.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}dist/cli.js`;
-const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLOPS_')));
-
-interface Running {
-  url: string;
-  child: ChildProcess;
-  stderr: () => string;
-  stop: () => Promise<number | null>;
-}
-
-const running: Running[] = [];
+const running: Started[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((r) => r.stop()));
 });
 
-/** Start the built CLI and wait for the line that says where it listens. */
-async function start(
-  args: string[],
-  env: Record<string, string> = {},
-  expect = /listening on (http\S+)/,
-): Promise<Running> {
-  const child = spawn(process.execPath, [cli, ...args], {
-    env: { ...baseEnv, FLOPS_LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** Start the built CLI (HTTP) and wait for the line that says where it listens. */
+async function start(args: string[], env: Record<string, string> = {}): Promise<Started> {
+  const s = await startProcess(args, { env: { ...cleanEnv, FLOPS_LOG_LEVEL: 'debug', ...env } });
+  running.push(s);
+  return s;
+}
+
+/** Run the CLI to its exit: the exit code and what it wrote to stderr. */
+async function exitOf(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [cli, ...args], { env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
   });
-  let err = '';
-  let out = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  child.stdout!.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = expect.exec(err) ?? expect.exec(out);
-      if (m) {
-        clearInterval(timer);
-        resolve(m[1]!);
-      }
-    }, 20);
-    void exited.then((code) => {
-      clearInterval(timer);
-      reject(new Error(`exited ${code}: ${err}`));
-    });
-  });
-  const r: Running = {
-    url,
-    child,
-    stderr: () => err + out,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-  running.push(r);
-  return r;
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stderr };
 }
 
 async function connect(
@@ -154,15 +116,7 @@ describe('selection over HTTP', () => {
   });
 
   it('an unknown toolset stops the server at start with the valid names', async () => {
-    const child = spawn(process.execPath, [cli, '--http', '--sandbox', '--toolsets', 'vms,storage'], {
-      env: baseEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-    });
-    const code = await new Promise((resolve) => child.once('exit', resolve));
+    const { code, stderr: err } = await exitOf(['--http', '--sandbox', '--toolsets', 'vms,storage']);
     expect(code).toBe(2);
     expect(err).toMatch(/unknown toolset: storage.*catalog, vms, power/);
   });
@@ -214,15 +168,8 @@ describe('confirmation over HTTP', () => {
 
 describe('exposed beyond loopback', () => {
   it('refuses to start on 0.0.0.0 without FLOPS_MCP_TOKEN', async () => {
-    const child = spawn(process.execPath, [cli, '--http', '--sandbox', '--host', '0.0.0.0', '--port', '0'], {
-      env: baseEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-    });
-    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(2);
+    const { code, stderr: err } = await exitOf(['--http', '--sandbox', '--host', '0.0.0.0', '--port', '0']);
+    expect(code).toBe(2);
     expect(err).toMatch(/FLOPS_MCP_TOKEN/);
   });
 
@@ -270,11 +217,8 @@ describe('secrets and the audit log over HTTP', () => {
     const PASS = 'Marker-Pass-33';
     const dir = mkdtempSync(join(tmpdir(), 'flops-http-audit-'));
     const audit = join(dir, 'audit.jsonl');
-    const sandbox = await start(
-      ['sandbox', '--port', '0', '--time-scale', '0.05', '--api-key', KEY],
-      {},
-      /(http:\/\/\S+\/api\/v1\/)/,
-    );
+    const sandbox = await startSandboxProcess(['--time-scale', '0.05', '--api-key', KEY]);
+    running.push(sandbox);
     const s = await start(['--http', '--port', '0'], {
       FLOPS_API_URL: sandbox.url,
       FLOPS_CLIENT_ID: 'sandbox',
