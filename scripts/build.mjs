@@ -1,0 +1,99 @@
+/**
+ * Bundles the published bin, dist/cli.js, with esbuild (run by `npm run build` after tsc, which
+ * still emits dist/index.js and the declarations for the library entry).
+ *
+ * An MCP server is started for every session, so what the bin loads before it answers `initialize`
+ * is paid again and again. The bundle is one ESM file for stdio plus lazy chunks in dist/chunks/
+ * for what is loaded only when asked for (`import()` of the sandbox, the HTTP transport, doctor,
+ * the audit log). On top of that, four dependencies are swapped for shims in scripts/lazy/ whose
+ * real code runs on first use instead of at start-up (their behaviour is unchanged):
+ *
+ *   - undici: the client's pool is created on its first request;
+ *   - the SDK's ajv validator: Ajv is built on the first elicitation (the SDK builds it in every
+ *     Server's constructor);
+ *   - zod/v3 and zod-to-json-schema: the SDK's fallbacks for zod 3 schemas, which flops-mcp never
+ *     hands it;
+ *   - zod's locales: only English is kept (zod configures English; no other is ever selected).
+ *
+ * The shims' `require()` of the real module is bundled as a CommonJS wrapper that runs when first
+ * called. `node scripts/build.mjs --analyze` prints what each output file is made of.
+ */
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const lazy = join(root, 'scripts/lazy');
+
+/** Module specifiers (or resolved paths) replaced by a shim, unless imported by the shim itself. */
+const SHIMS = [
+  { filter: /^undici$/, shim: 'undici.js' },
+  { filter: /^zod\/v3$/, shim: 'zod-v3.js' },
+  { filter: /^zod-to-json-schema$/, shim: 'zod-to-json-schema.js' },
+  { filter: /validation\/ajv-provider\.js$/, shim: 'ajv-provider.js' },
+];
+
+/** @type {import('esbuild').Plugin} */
+const lazyDependencies = {
+  name: 'lazy-dependencies',
+  setup(b) {
+    for (const { filter, shim } of SHIMS) {
+      b.onResolve({ filter }, (args) => {
+        if (args.importer.startsWith(lazy)) return undefined;
+        return { path: join(lazy, shim) };
+      });
+    }
+    // zod's classic API re-exports every locale (≈260 kB); keep the one zod uses.
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({
+      contents: 'export { default as en } from "./en.js";\n',
+      loader: 'js',
+    }));
+  },
+};
+
+const argv = process.argv.slice(2);
+/** `--outdir DIR` builds elsewhere (profiling); `--no-minify` keeps names and module comments. */
+const outdir = argv.includes('--outdir') ? argv[argv.indexOf('--outdir') + 1] : join(root, 'dist');
+const minify = !argv.includes('--no-minify');
+rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: { cli: 'src/cli.ts' },
+  outdir,
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  minify,
+  legalComments: 'eof',
+  sourcemap: 'linked',
+  metafile: true,
+  logLevel: 'warning',
+  plugins: [lazyDependencies],
+  // Bundled CommonJS (undici, ajv) calls require() for Node's built-ins.
+  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+});
+chmodSync(join(outdir, 'cli.js'), 0o755);
+if (!readFileSync(join(outdir, 'cli.js'), 'utf8').startsWith('#!/usr/bin/env node')) {
+  throw new Error('dist/cli.js lost its shebang');
+}
+
+if (argv.includes('--analyze')) {
+  for (const [file, out] of Object.entries(result.metafile.outputs)) {
+    if (file.endsWith('.map')) continue;
+    const parts = {};
+    for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      const key = m ? m[1] : 'src';
+      parts[key] = (parts[key] ?? 0) + bytesInOutput;
+    }
+    const top = Object.entries(parts)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}k`)
+      .join(', ');
+    console.log(`${file} ${(out.bytes / 1024).toFixed(1)} kB: ${top}`);
+  }
+}
