@@ -37,40 +37,18 @@ const id = (what: string) => z.number().int().positive().describe(what);
 
 export const fields = {
   vmId: id('VM id (vm_list)'),
-  toVmId: id('Id of the VM that receives the address (from vm_list)'),
-  tenantId: id('Project (tenant) id that owns the object (from tenant_list)'),
-  keyId: id('Public key id (from pubkey_list)'),
-  operationId: id('Operation id returned by an asynchronous call'),
-  distributionId: id(
-    'Distribution id (from distribution_list). Ids change over time: look it up right before use, never reuse a stored one',
-  ),
-  tariffId: id('Tariff id (from tariff_list)'),
-  snapshotId: id('Snapshot id (from vm_snapshot_list)'),
-  vmName: z.string().min(1).max(255).describe('VM name, 1-255 characters'),
-  memory: z
-    .number()
-    .int()
-    .min(LIMITS.memory.min)
-    .max(LIMITS.memory.max)
-    .describe(`RAM in MB, ${LIMITS.memory.min}-${LIMITS.memory.max}`),
-  disk: z
-    .number()
-    .int()
-    .min(LIMITS.disk.min)
-    .max(LIMITS.disk.max)
-    .describe(`Disk in MB, ${LIMITS.disk.min}-${LIMITS.disk.max}, at most 64 × memory`),
-  cpu: z
-    .number()
-    .int()
-    .min(LIMITS.cpu.min)
-    .max(LIMITS.cpu.max)
-    .describe(`CPU cores, ${LIMITS.cpu.min}-${LIMITS.cpu.max}`),
-  ipCount: z
-    .number()
-    .int()
-    .min(LIMITS.ipCount.min)
-    .max(LIMITS.ipCount.max)
-    .describe(`Number of public IPv4 addresses, ${LIMITS.ipCount.min}-${LIMITS.ipCount.max}`),
+  toVmId: id('VM that receives the IP (vm_list)'),
+  tenantId: id('Project (tenant) id (tenant_list)'),
+  keyId: id('SSH key id (pubkey_list)'),
+  operationId: id('Operation id, from an async tool'),
+  distributionId: id('Distribution id (distribution_list); ids change: look it up right before use'),
+  tariffId: id('Tariff id (tariff_list)'),
+  snapshotId: id('Snapshot id (vm_snapshot_list)'),
+  vmName: z.string().min(1).max(255).describe('VM name'),
+  memory: z.number().int().min(LIMITS.memory.min).max(LIMITS.memory.max).describe('RAM, MB'),
+  disk: z.number().int().min(LIMITS.disk.min).max(LIMITS.disk.max).describe('Disk, MB, ≤ 64 × memory'),
+  cpu: z.number().int().min(LIMITS.cpu.min).max(LIMITS.cpu.max).describe('CPU cores'),
+  ipCount: z.number().int().min(LIMITS.ipCount.min).max(LIMITS.ipCount.max).describe('Public IPv4 addresses'),
   password: z
     .string()
     .max(128)
@@ -78,45 +56,39 @@ export const fields = {
       const problem = passwordProblem(value);
       if (problem) ctx.addIssue({ code: 'custom', message: `password ${problem}` });
     })
-    .describe(`Root/administrator password: ${PASSWORD_RULE}`),
+    .describe('Root password: Latin upper and lower case, and a digit or one of !()[]-.?~` (nothing else)'),
   sendPassword: z.boolean().describe('E-mail the password to the account owner'),
-  openSupportAccess: z.boolean().describe("Give the provider's support staff access to the VM"),
+  openSupportAccess: z.boolean().describe("Let the provider's support access the VM"),
   publicKeyIds: z
     .array(id('Public key id'))
     .max(50)
-    .describe('Public key ids to install into authorized_keys (from pubkey_list)'),
-  softwareIds: z.array(id('Software id')).max(20).describe('Software to preinstall (ids from software_list)'),
+    .describe('SSH key ids for authorized_keys (pubkey_list)'),
+  softwareIds: z.array(id('Software id')).max(20).describe('Software to preinstall (software_list)'),
   keyIds: z
     .array(id('Public key id'))
     .max(50)
-    .describe('Public key ids (from pubkey_list) that replace authorized_keys; empty clears it'),
-  allowRestart: z.boolean().describe('Allow a restart, which is required to decrease memory'),
-  allowMemoryChange: z
-    .boolean()
-    .describe('Allow raising memory to ceil(disk / 64) MB when the new disk would exceed 64 × memory'),
+    .describe('SSH key ids (pubkey_list) for authorized_keys; empty clears it'),
+  allowRestart: z.boolean().describe('Allow a restart (needed to decrease memory)'),
+  allowMemoryChange: z.boolean().describe('Allow raising memory to ceil(disk / 64) MB if the disk needs it'),
   backupQuantity: z
     .number()
     .int()
     .min(LIMITS.backupQuantity.min)
     .max(LIMITS.backupQuantity.max)
-    .describe(`Number of backups kept, ${LIMITS.backupQuantity.min}-${LIMITS.backupQuantity.max}`),
+    .describe('Backups kept'),
   backupFrequency: z
     .union(
       BACKUP_FREQUENCIES.map((hours) => z.literal(hours)),
       { error: `frequency must be one of ${BACKUP_FREQUENCIES.join(', ')} (hours)` },
     )
-    .describe(`Hours between backups, one of ${BACKUP_FREQUENCIES.join(', ')}`),
-  ip: z.ipv4().describe('Public IPv4 address of the VM (from vm_get ipAddresses)'),
-  snapshotName: z.string().min(1).max(255).describe('Snapshot name, 1-255 characters'),
+    .describe('Hours between backups'),
+  ip: z.ipv4().describe('Public IPv4 of the VM (vm_get ipAddresses)'),
+  snapshotName: z.string().min(1).max(255).describe('Snapshot name'),
   snapshotDescription: z.string().max(1024).describe('Snapshot description'),
-  deleteChildren: z.boolean().describe('Also delete the snapshots derived from this one'),
-  backup: z
-    .string()
-    .min(1)
-    .max(512)
-    .describe('Backup id, a string such as "diff-backupsnap2014…lz4" (from vm_backup_list)'),
-  createBackup: z.boolean().describe('Take a backup of the current state before rolling back'),
-  keyName: z.string().min(1).max(255).describe('Key name, 1-255 characters'),
+  deleteChildren: z.boolean().describe('Also delete the snapshots derived from it'),
+  backup: z.string().min(1).max(512).describe('Backup id, a string (vm_backup_list)'),
+  createBackup: z.boolean().describe('Back up the current state first'),
+  keyName: z.string().min(1).max(255).describe('Key name'),
   publicKey: z
     .string()
     .min(16)
@@ -125,7 +97,7 @@ export const fields = {
       message:
         'publicKey must be one OpenSSH public key line: "ssh-rsa|ssh-ed25519|ssh-dss|ecdsa-… BASE64 [comment]"',
     })
-    .describe('OpenSSH public key line, e.g. "ssh-ed25519 AAAA… user@host"'),
+    .describe('OpenSSH public key line'),
 } as const;
 
 /** The parameter names whose values are secrets and must never be logged or echoed. */

@@ -72,23 +72,27 @@ const PLURAL: Record<string, string> = {
 };
 
 /**
- * JSON Schema of a tool's input, trimmed of what costs tokens and says nothing: zod's
- * ±MAX_SAFE_INTEGER bounds on integers, and `exclusiveMinimum: 0` where `minimum: 1` is shorter.
+ * JSON Schema of a tool's input, trimmed of what costs tokens and says nothing (tools/list is paid
+ * in every prompt): zod's ±MAX_SAFE_INTEGER bounds on integers; `exclusiveMinimum: 0` where
+ * `minimum: 1` is shorter; the description of an array's items (the array's own says it); the
+ * type beside a `const`. Every property keeps its description, type and bounds.
  */
-function compactSchema(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(compactSchema);
+function compactSchema(node: unknown, isItems = false): unknown {
+  if (Array.isArray(node)) return node.map((item) => compactSchema(item));
   if (!node || typeof node !== 'object') return node;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
     if (key === '$schema') continue;
     if (key === 'maximum' && value === Number.MAX_SAFE_INTEGER) continue;
     if (key === 'minimum' && value === Number.MIN_SAFE_INTEGER) continue;
-    out[key] = compactSchema(value);
+    if (key === 'description' && isItems) continue;
+    out[key] = compactSchema(value, key === 'items');
   }
   if (out['type'] === 'integer' && out['exclusiveMinimum'] === 0) {
     delete out['exclusiveMinimum'];
     out['minimum'] = 1;
   }
+  if ('const' in out) delete out['type'];
   return out;
 }
 

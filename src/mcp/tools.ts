@@ -46,34 +46,34 @@ function annotations(profile: Profile): ToolAnnotations {
   };
 }
 
-const waitField = z.boolean().optional().describe(`Wait for the outcome (≤${WAIT_DEFAULT_SECONDS} s)`);
+const waitField = z.boolean().optional().describe(`Wait for the end (≤${WAIT_DEFAULT_SECONDS} s)`);
 
 /** The MCP input shape of an API row. */
 function inputShape(row: OperationDef): z.ZodRawShape {
   const shape: Record<string, z.ZodType> = { ...(row.params as Record<string, z.ZodType>) };
   if ('tenantId' in shape) {
     const from =
-      'vmId' in shape ? 'the VM' : 'keyId' in shape ? 'the key' : 'FLOPS_TENANT_ID or the only tenant';
-    shape['tenantId'] = fields.tenantId.optional().describe(`Default: from ${from}`);
+      'vmId' in shape ? "the VM's" : 'keyId' in shape ? "the key's" : 'FLOPS_TENANT_ID or the only one';
+    shape['tenantId'] = fields.tenantId.optional().describe(`Default: ${from}`);
   }
   if ('distributionId' in shape) {
     shape['distributionId'] = fields.distributionId
       .optional()
-      .describe('Distribution id (distribution_list); ids change: prefer distribution');
+      .describe('Id (distribution_list); ids change: prefer distribution');
     shape['distribution'] = z
       .string()
       .min(1)
       .max(100)
       .optional()
-      .describe('Distribution by name or description, e.g. "debian", "ubuntu 14.04"; looked up fresh');
+      .describe('Name or description, e.g. "ubuntu 14.04"; looked up fresh');
     shape['bitness'] = z
       .union([z.literal(32), z.literal(64)])
       .optional()
-      .describe('32 or 64, with distribution');
+      .describe('With distribution');
   }
   if ('tariffId' in shape) {
-    shape['tariffId'] = fields.tariffId.optional().describe('Tariff id (tariff_list), or pass tariff');
-    shape['tariff'] = z.string().min(1).max(100).optional().describe('Tariff by name, e.g. "Облачный 1024"');
+    shape['tariffId'] = fields.tariffId.optional().describe('Id (tariff_list), or give tariff');
+    shape['tariff'] = z.string().min(1).max(100).optional().describe('Name, e.g. "Облачный 1024"');
   }
   if (isAsync(row)) shape['wait'] = waitField;
   return shape;
@@ -84,7 +84,7 @@ export const WAIT_TOOL = 'wait_for_operation';
 const waitSpec: ToolSpec = {
   name: WAIT_TOOL,
   title: 'Wait for an operation',
-  description: `Wait until an asynchronous operation is DONE or ERROR, up to timeoutSeconds (default ${WAIT_DEFAULT_SECONDS}). Sends progress notifications. If it is still running at the deadline the result says so: call again with the same operationId.`,
+  description: `Wait until an operation is DONE or ERROR, with progress notifications. If it still runs after timeoutSeconds (default ${WAIT_DEFAULT_SECONDS}), the result says so: call again.`,
   toolset: 'operations',
   profile: 'read',
   annotations: annotations('read'),
@@ -96,7 +96,7 @@ const waitSpec: ToolSpec = {
       .min(1)
       .max(WAIT_MAX_SECONDS)
       .optional()
-      .describe(`Seconds to wait, 1-${WAIT_MAX_SECONDS}, default ${WAIT_DEFAULT_SECONDS}`),
+      .describe(`Seconds, default ${WAIT_DEFAULT_SECONDS}`),
   }),
 };
 
