@@ -110,6 +110,8 @@ describe('selection over HTTP', () => {
       'software_list',
       'tariff_list',
       'wait_for_operation',
+      // Stateless: the client's capabilities are unknown, so the dashboard's app-only tool stays.
+      'fleet_status',
     ]);
     expect(text(await call('vm_reset', { vmId: 85561 }))).toMatch(/not enabled/);
     await client.close();

@@ -26,6 +26,7 @@ import { isAsync, type OperationDef, validationIssues } from '../api/operations.
 import type { Operation, OperationRef } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
+import type { AppHook } from './app.js';
 import type { AuditEntry, AuditLog } from './audit.js';
 import { type Confirmation, confirmDestructive, readOnlyRefusal } from './policy.js';
 import { nameArgIssues, resolveArgs } from './resolve.js';
@@ -51,6 +52,8 @@ export interface ToolContext {
   actor?: string | undefined;
   /** Told after a successful write, with the VM it concerned (resource subscriptions). */
   onChange?: ((vmId: number | undefined) => void) | undefined;
+  /** MCP App (app.ts): per-session links in tools/list and the app-only tool. */
+  app?: AppHook | undefined;
 }
 
 /** What the SDK hands a request handler, reduced to what tools use. */
@@ -125,11 +128,13 @@ export function installTools(
   server.registerCapabilities({ tools: { listChanged: false } });
   server.setRequestHandler(ListToolsRequestSchema, () => {
     listed ??= specs.map(toolDefinition);
-    return { tools: listed };
+    return { tools: ctx.app ? ctx.app.list(listed) : listed };
   });
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const spec = byName.get(request.params.name);
     if (!spec) {
+      const app = ctx.app?.call(request.params.name, request.params.arguments, extra.signal, tracker);
+      if (app) return app;
       const disabled = known.get(request.params.name);
       if (!disabled) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
       const refusal =

@@ -32,6 +32,10 @@ export class OperationTracker {
   lastFor(vmId: number | undefined): { operationId: number; operationType: string | undefined } | undefined {
     return vmId === undefined ? undefined : this.#byVm.get(vmId);
   }
+  /** The latest operation started on each VM (a copy, for the fleet dashboard's poll). */
+  recent(): { vmId: number; operationId: number; operationType: string | undefined }[] {
+    return [...this.#byVm].map(([vmId, op]) => ({ vmId, ...op }));
+  }
 }
 
 /** Which list tool yields the ids a row takes, for "not found" hints. */

@@ -7,6 +7,7 @@ import type { FlopsClient } from '../api/client.js';
 import type { ConfirmMode } from '../config.js';
 import { type Logger, silentLogger } from '../log.js';
 import { VERSION } from '../version.js';
+import { registerFleetApp } from './app.js';
 import type { AuditLog } from './audit.js';
 import { selectTools, type ToolSelection } from './policy.js';
 import { registerPrompts } from './prompts.js';
@@ -88,6 +89,12 @@ export function createServer(options: ServerOptions): McpServer {
   registerResources(server, options.client);
   registerPrompts(server, options.client);
   const subscriptions = enableSubscriptions(server);
+  // MCP App: the fleet dashboard (app.ts).
+  const app = registerFleetApp(server, {
+    client: options.client,
+    tools,
+    stateless: options.stateless === true,
+  });
   installTools(server.server, tools, all, {
     client: options.client,
     log,
@@ -100,6 +107,7 @@ export function createServer(options: ServerOptions): McpServer {
     audit: options.audit,
     actor: options.actor,
     onChange: subscriptions.changed,
+    app,
   });
   return server;
 }

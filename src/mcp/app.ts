@@ -1,0 +1,301 @@
+/**
+ * The fleet dashboard as an MCP App (extension `io.modelcontextprotocol/ui`, spec 2026-01-26).
+ *
+ * - The view is one self-contained HTML file built from `src/ui/` into `dist/ui/fleet.html`
+ *   (`npm run build:ui`), served as the resource `ui://flops/fleet.html`. It is read from disk the
+ *   first time a client reads the resource, never at start-up.
+ * - Per session, `tools/list` is decided from the client's capabilities: a client that announces the
+ *   extension with our mimeType gets `_meta` links on vm_list, vm_get, wait_for_operation and the
+ *   asynchronous tools, plus the app-only tool `fleet_status` (hidden from the model by
+ *   `_meta.ui.visibility: ['app']`). Any other client gets the list byte for byte as before, and
+ *   neither the tool nor the resource exists for it. In stateless HTTP the capabilities are unknown:
+ *   the links and the (read-only) tool are always there.
+ * - `fleet_status` is what the view polls while an operation runs: the VMs (only the fields the
+ *   dashboard shows), the operations this session started (the seam's OperationTracker) or that the
+ *   view names, and the buttons the server's tool selection allows. The buttons call the ordinary
+ *   tools through the host, so approval, read-only mode and confirmation apply as for the model.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { type CallToolResult, ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import type { FlopsClient } from '../api/client.js';
+import { FlopsValidationError } from '../api/errors.js';
+import { isAsync, validationIssues } from '../api/operations.js';
+import type { Operation, Vm } from '../api/types.js';
+import { errorResult, type OperationTracker, ok, operationFailure } from './results.js';
+import { type ToolSpec, WAIT_TOOL } from './tools.js';
+
+export const UI_EXTENSION = 'io.modelcontextprotocol/ui';
+export const UI_MIME_TYPE = 'text/html;profile=mcp-app';
+export const FLEET_URI = 'ui://flops/fleet.html';
+export const FLEET_TOOL = 'fleet_status';
+
+/** The view's buttons: nothing destructive (per the annotations), nothing that loses data. */
+export const FLEET_ACTIONS = ['vm_start', 'vm_shutdown', 'vm_reboot', 'vm_snapshot_create'] as const;
+
+/** The dashboard proper; every asynchronous tool links to it too, for its progress view. */
+const DASHBOARD_TOOLS = new Set(['vm_list', 'vm_get', WAIT_TOOL]);
+
+/** Operations reported at most per poll (newest first), besides the ones the view names. */
+const MAX_TRACKED = 50;
+
+export interface AppHook {
+  /** This session's tools/list: `plain` itself, or a copy with the links and the app-only tool. */
+  list(plain: Tool[]): Tool[];
+  /** The app-only tool's call, or undefined when `name` is not an app tool of this session. */
+  call(
+    name: string,
+    args: unknown,
+    signal: AbortSignal,
+    tracker: OperationTracker,
+  ): Promise<CallToolResult> | undefined;
+}
+
+/** Does the client render MCP Apps? In stateless HTTP it cannot be known: assume it may. */
+export function rendersApps(server: Server, stateless: boolean): boolean {
+  if (stateless) return true;
+  const ui = server.getClientCapabilities()?.extensions?.[UI_EXTENSION] as
+    | { mimeTypes?: unknown }
+    | undefined;
+  return Array.isArray(ui?.mimeTypes) && ui.mimeTypes.includes(UI_MIME_TYPE);
+}
+
+const fleetInput = z.strictObject({
+  operationIds: z
+    .array(z.number().int().min(1))
+    .max(20)
+    .optional()
+    .describe('Operations to report besides those started in this session'),
+});
+
+const fleetTool: Tool = {
+  name: FLEET_TOOL,
+  title: 'Fleet status (dashboard)',
+  description:
+    "The fleet dashboard's poll: VMs, and the progress of operations started in this session or named.",
+  inputSchema: {
+    type: 'object',
+    properties: {
+      operationIds: {
+        type: 'array',
+        items: { type: 'integer', minimum: 1 },
+        maxItems: 20,
+        description: 'Operations to report besides those started in this session',
+      },
+    },
+    additionalProperties: false,
+  },
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  _meta: { ui: { visibility: ['app'] } },
+};
+
+/** Where the built view is: beside a bundle in dist/, one level up from dist/mcp/, or from src/mcp/. */
+const HTML_CANDIDATES = ['./ui/fleet.html', '../ui/fleet.html', '../../dist/ui/fleet.html'];
+let html: Promise<string> | undefined;
+
+async function readView(): Promise<string> {
+  for (const candidate of HTML_CANDIDATES) {
+    try {
+      return await readFile(new URL(candidate, import.meta.url), 'utf8');
+    } catch {
+      // next candidate
+    }
+  }
+  throw new Error('dist/ui/fleet.html is missing: build the dashboard with npm run build:ui');
+}
+
+/** The fields the dashboard shows: no keys, no users, nothing it does not display. */
+function vmRow(vm: Vm) {
+  return {
+    id: vm.id,
+    name: vm.name,
+    tenantId: vm.tenantId,
+    state: vm.state,
+    cpu: vm.cpu,
+    memory: vm.memory,
+    disk: vm.disk,
+    ipAddresses: vm.ipAddresses,
+    privateIpAddress: vm.privateIpAddress,
+    tariffId: vm.tariffId,
+    distribution: vm.distribution
+      ? { name: vm.distribution.name, description: vm.distribution.description }
+      : null,
+  };
+}
+
+interface OperationRow {
+  id: number;
+  vmId: number | null;
+  operationType: string | null;
+  status: string;
+  percentage: number | null;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+  hint?: string;
+}
+
+function operationRow(op: Operation): OperationRow {
+  const row: OperationRow = {
+    id: op.id,
+    vmId: op.vmId,
+    operationType: op.operationType,
+    status: op.status,
+    percentage: op.status === 'DONE' ? 100 : op.percentage,
+  };
+  if (op.status === 'ERROR') {
+    row.errorCode = op.errorCode;
+    row.errorMessage = op.errorMessage;
+    row.hint = (operationFailure(op).structuredContent as { hint: string }).hint;
+  }
+  return row;
+}
+
+/**
+ * Register the dashboard resource and the capability, and return the hook the registration seam
+ * consults for tools/list and for the app-only tool.
+ */
+export function registerFleetApp(
+  server: McpServer,
+  options: { client: FlopsClient; tools: readonly ToolSpec[]; stateless: boolean },
+): AppHook {
+  const { client, stateless } = options;
+  const enabled = () => rendersApps(server.server, stateless);
+  server.server.registerCapabilities({ extensions: { [UI_EXTENSION]: {} } });
+
+  const resource = server.registerResource(
+    'fleet-dashboard',
+    FLEET_URI,
+    {
+      title: 'Fleet dashboard',
+      description: 'MCP App: the VMs, their resources and live operation progress',
+      mimeType: UI_MIME_TYPE,
+    },
+    async () => {
+      html ??= readView().catch((err: unknown) => {
+        html = undefined;
+        throw new McpError(ErrorCode.InternalError, (err as Error).message);
+      });
+      return {
+        contents: [
+          {
+            uri: FLEET_URI,
+            mimeType: UI_MIME_TYPE,
+            text: await html,
+            _meta: { ui: { prefersBorder: true } },
+          },
+        ],
+      };
+    },
+  );
+  // Listed and readable only for a client that renders apps (decided per request: the client's
+  // capabilities arrive after the server was built). A plain property would need disable(), which
+  // announces a list change.
+  Object.defineProperty(resource, 'enabled', { get: enabled, set: () => undefined, configurable: true });
+
+  const names = new Set(options.tools.map((t) => t.name));
+  const actions = FLEET_ACTIONS.filter((a) => names.has(a));
+  const async = new Set(options.tools.filter((t) => t.row && isAsync(t.row)).map((t) => t.name));
+  const linked = (name: string) => DASHBOARD_TOOLS.has(name) || async.has(name);
+  const offered = options.tools.some((t) => linked(t.name));
+  let withApp: Tool[] | undefined;
+
+  // Catalog names for the table, read once per session; a failure just leaves the ids.
+  let catalog: Promise<{ tariffs: Record<number, string>; tenants: Record<number, string> }> | undefined;
+  const readCatalog = (signal: AbortSignal) => {
+    catalog ??= Promise.all([
+      client.call('tariff_list', {}, { signal }).catch(() => []),
+      client.call('tenant_list', {}, { signal }).catch(() => []),
+    ]).then(([tariffs, tenants]) => ({
+      tariffs: Object.fromEntries(tariffs.map((t) => [t.id, t.name ?? `#${t.id}`])),
+      tenants: Object.fromEntries(tenants.map((t) => [t.id, t.description ?? `#${t.id}`])),
+    }));
+    return catalog;
+  };
+  /** Finished operations do not change: never read twice. */
+  const finished = new Map<number, OperationRow>();
+  const readOperation = async (id: number, signal: AbortSignal): Promise<OperationRow> => {
+    const known = finished.get(id);
+    if (known) return known;
+    try {
+      const row = operationRow(await client.call('operation_get', { operationId: id }, { signal }));
+      if (row.status === 'DONE' || row.status === 'ERROR') finished.set(id, row);
+      return row;
+    } catch (err) {
+      signal.throwIfAborted();
+      const text = errorResult(err, { tool: 'operation_get' }).content[0];
+      return {
+        id,
+        vmId: null,
+        operationType: null,
+        status: 'UNKNOWN',
+        percentage: null,
+        errorMessage: text?.type === 'text' ? text.text : 'cannot be read',
+      };
+    }
+  };
+
+  const fleetStatus = async (args: unknown, signal: AbortSignal, tracker: OperationTracker) => {
+    try {
+      const parsed = fleetInput.safeParse(args ?? {});
+      if (!parsed.success) throw new FlopsValidationError(FLEET_TOOL, validationIssues(parsed.error));
+      const tracked = tracker
+        .recent()
+        .sort((a, b) => b.operationId - a.operationId)
+        .slice(0, MAX_TRACKED)
+        .map((t) => t.operationId);
+      const ids = [...new Set([...(parsed.data.operationIds ?? []), ...tracked])];
+      const [vms, names, operations] = await Promise.all([
+        client.call('vm_list', {}, { signal }),
+        readCatalog(signal),
+        Promise.all(ids.map((id) => readOperation(id, signal))),
+      ]);
+      const only = (map: Record<number, string>, ids: (number | null)[]) =>
+        Object.fromEntries(
+          ids.flatMap((id) => (id !== null && map[id] !== undefined ? [[id, map[id]]] : [])),
+        );
+      return ok({
+        vms: vms.map(vmRow),
+        operations,
+        running: operations.filter(
+          (o) => o.status !== 'DONE' && o.status !== 'ERROR' && o.status !== 'UNKNOWN',
+        ).length,
+        actions,
+        // Names of the tariffs and tenants in use only: the poll stays small.
+        tariffs: only(
+          names.tariffs,
+          vms.map((vm) => vm.tariffId),
+        ),
+        tenants: only(
+          names.tenants,
+          vms.map((vm) => vm.tenantId),
+        ),
+      });
+    } catch (err) {
+      return errorResult(err, { tool: FLEET_TOOL });
+    }
+  };
+
+  return {
+    list(plain) {
+      if (!offered || !enabled()) return plain;
+      withApp ??= [
+        ...plain.map((tool): Tool => {
+          if (DASHBOARD_TOOLS.has(tool.name)) {
+            // Both spellings: `ui/resourceUri` is the older one, still read by some hosts.
+            return { ...tool, _meta: { ui: { resourceUri: FLEET_URI }, 'ui/resourceUri': FLEET_URI } };
+          }
+          // The progress view; only the current spelling, to keep tools/list small.
+          return async.has(tool.name) ? { ...tool, _meta: { ui: { resourceUri: FLEET_URI } } } : tool;
+        }),
+        fleetTool,
+      ];
+      return withApp;
+    },
+    call(name, args, signal, tracker) {
+      if (name !== FLEET_TOOL || !offered || !enabled()) return undefined;
+      return fleetStatus(args, signal, tracker);
+    },
+  };
+}
