@@ -16,11 +16,12 @@
  *   - zod's locales: only English is kept (zod configures English; no other is ever selected).
  *
  * The shims' `require()` of the real module is bundled as a CommonJS wrapper that runs when first
- * called. `node scripts/build.mjs --analyze` prints what each output file is made of.
+ * called. The tools' JSON Schemas are computed here too (see toolDefinitions below).
+ * `node scripts/build.mjs --analyze` prints what each output file is made of.
  */
 import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,6 +53,20 @@ const lazyDependencies = {
   },
 };
 
+/**
+ * Every tool's `tools/list` entry, computed now by the server's own code as tsc just emitted it
+ * (dist/mcp/), and compiled into the bundle (src/mcp/register.ts reads it): the bin's first
+ * `tools/list` generates no JSON Schema. Definitions depend on nothing configured at run time.
+ */
+async function toolDefinitions() {
+  const dist = (file) => import(pathToFileURL(join(root, 'dist', file)).href);
+  const [{ buildToolSpecs }, { toolDefinition }] = await Promise.all([
+    dist('mcp/tools.js'),
+    dist('mcp/register.js'),
+  ]);
+  return Object.fromEntries(buildToolSpecs().map((spec) => [spec.name, toolDefinition(spec)]));
+}
+
 const argv = process.argv.slice(2);
 /** `--outdir DIR` builds elsewhere (profiling); `--no-minify` keeps names and module comments. */
 const outdir = argv.includes('--outdir') ? argv[argv.indexOf('--outdir') + 1] : join(root, 'dist');
@@ -73,6 +88,7 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   plugins: [lazyDependencies],
+  define: { __FLOPS_TOOL_DEFINITIONS__: JSON.stringify(await toolDefinitions()) },
   // Bundled CommonJS (undici, ajv) calls require() for Node's built-ins.
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
 });

@@ -99,6 +99,14 @@ function compactSchema(node: unknown, isItems = false): unknown {
   return out;
 }
 
+/**
+ * The bundled bin gets every tool's definition computed at build time (scripts/build.mjs, from
+ * this very function): its first `tools/list` then costs no JSON Schema generation, which is most
+ * of that answer's time and of the heap it grows. Run from source, definitions are computed.
+ */
+declare const __FLOPS_TOOL_DEFINITIONS__: Readonly<Record<string, Tool>> | undefined;
+const PREBUILT = typeof __FLOPS_TOOL_DEFINITIONS__ === 'undefined' ? undefined : __FLOPS_TOOL_DEFINITIONS__;
+
 export function toolDefinition(spec: ToolSpec): Tool {
   const inputSchema = compactSchema(z.toJSONSchema(spec.input, { io: 'input' }));
   return {
@@ -127,7 +135,7 @@ export function installTools(
   const tracker = new OperationTracker();
   server.registerCapabilities({ tools: { listChanged: false } });
   server.setRequestHandler(ListToolsRequestSchema, () => {
-    listed ??= specs.map(toolDefinition);
+    listed ??= specs.map((spec) => PREBUILT?.[spec.name] ?? toolDefinition(spec));
     return { tools: ctx.app ? ctx.app.list(listed) : listed };
   });
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
