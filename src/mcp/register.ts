@@ -254,7 +254,9 @@ export async function callTool(
     (args as Record<string, unknown> | undefined)?.['vmId'] ??
     data?.['vmId'] ??
     (data?.['vm'] as { id?: number } | undefined)?.id) as number | undefined;
-  if (write && !result.isError && outcome === undefined) ctx.onChange?.(vmId);
+  // Subscribers re-read after any write that went out: also one that failed in transit or was
+  // cancelled may have changed the VM.
+  if (sent) ctx.onChange?.(vmId);
   if (write && ctx.audit) {
     const firstText = result.content[0]?.type === 'text' ? result.content[0].text : '';
     await ctx.audit.write({
