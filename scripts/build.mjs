@@ -13,7 +13,8 @@
  *     Server's constructor);
  *   - zod/v3 and zod-to-json-schema: the SDK's fallbacks for zod 3 schemas, which flops-mcp never
  *     hands it;
- *   - zod's locales: only English is kept (zod configures English; no other is ever selected).
+ *   - zod's locales: only English is kept (zod configures English; no other is ever selected);
+ *   - node:crypto: only the HTTP transport hashes and compares tokens.
  *
  * The shims' `require()` of the real module is bundled as a CommonJS wrapper that runs when first
  * called. The tools' JSON Schemas are computed here too (see toolDefinitions below).
@@ -27,21 +28,26 @@ import { build } from 'esbuild';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const lazy = join(root, 'scripts/lazy');
 
-/** Module specifiers (or resolved paths) replaced by a shim, unless imported by the shim itself. */
+/**
+ * Module specifiers (or resolved paths) replaced by a shim, never in the shim itself; `ours`: only
+ * where src/ imports it (undici needs all of node:crypto).
+ */
 const SHIMS = [
   { filter: /^undici$/, shim: 'undici.js' },
   { filter: /^zod\/v3$/, shim: 'zod-v3.js' },
   { filter: /^zod-to-json-schema$/, shim: 'zod-to-json-schema.js' },
   { filter: /validation\/ajv-provider\.js$/, shim: 'ajv-provider.js' },
+  { filter: /^node:crypto$/, shim: 'node-crypto.js', ours: true },
 ];
 
 /** @type {import('esbuild').Plugin} */
 const lazyDependencies = {
   name: 'lazy-dependencies',
   setup(b) {
-    for (const { filter, shim } of SHIMS) {
+    for (const { filter, shim, ours } of SHIMS) {
       b.onResolve({ filter }, (args) => {
         if (args.importer.startsWith(lazy)) return undefined;
+        if (ours && !args.importer.startsWith(join(root, 'src'))) return undefined;
         return { path: join(lazy, shim) };
       });
     }
@@ -68,13 +74,18 @@ async function toolDefinitions() {
 }
 
 const argv = process.argv.slice(2);
-/** `--outdir DIR` builds elsewhere (profiling); `--no-minify` keeps names and module comments. */
-const outdir = argv.includes('--outdir') ? argv[argv.indexOf('--outdir') + 1] : join(root, 'dist');
+const option = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+/**
+ * `--outdir DIR` builds elsewhere (profiling); `--no-minify` keeps names and module comments;
+ * `--entry FILE` bundles another entry the same way (the benchmark's SDK-only server).
+ */
+const outdir = option('--outdir') ?? join(root, 'dist');
+const entry = option('--entry') ?? 'src/cli.ts';
 const minify = !argv.includes('--no-minify');
 rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { cli: 'src/cli.ts' },
+  entryPoints: [entry],
   outdir,
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
@@ -92,9 +103,11 @@ const result = await build({
   // Bundled CommonJS (undici, ajv) calls require() for Node's built-ins.
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
 });
-chmodSync(join(outdir, 'cli.js'), 0o755);
-if (!readFileSync(join(outdir, 'cli.js'), 'utf8').startsWith('#!/usr/bin/env node')) {
-  throw new Error('dist/cli.js lost its shebang');
+if (entry === 'src/cli.ts') {
+  chmodSync(join(outdir, 'cli.js'), 0o755);
+  if (!readFileSync(join(outdir, 'cli.js'), 'utf8').startsWith('#!/usr/bin/env node')) {
+    throw new Error('dist/cli.js lost its shebang');
+  }
 }
 
 if (argv.includes('--analyze')) {

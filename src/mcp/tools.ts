@@ -102,16 +102,23 @@ const waitSpec: ToolSpec = {
 
 /** All 39 tools, in the order of the table, wait_for_operation last. */
 export function buildToolSpecs(): ToolSpec[] {
-  const specs: ToolSpec[] = OPERATIONS.map((row: OperationDef) => ({
-    name: row.tool,
-    title: row.title,
-    description: row.description,
-    toolset: row.toolset,
-    profile: row.profile,
-    annotations: annotations(row.profile),
-    input: z.strictObject(inputShape(row)),
-    row,
-  }));
+  const specs: ToolSpec[] = OPERATIONS.map((row: OperationDef) => {
+    let input: z.ZodObject | undefined;
+    return {
+      name: row.tool,
+      title: row.title,
+      description: row.description,
+      toolset: row.toolset,
+      profile: row.profile,
+      annotations: annotations(row.profile),
+      /** Built on first use: a server starts before any call, and a session calls few tools. */
+      get input() {
+        input ??= z.strictObject(inputShape(row));
+        return input;
+      },
+      row,
+    };
+  });
   specs.push(waitSpec);
   return specs;
 }
