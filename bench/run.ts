@@ -14,7 +14,7 @@
  *
  * Every timed figure is the median of repeated runs with min and max. Nothing here is asserted:
  * the report says which targets are met and by how much the others are missed.
- * `--quick` runs fewer repetitions (for trying things out; the committed report is a full run).
+ * `--quick` runs fewer repetitions and only prints (the committed report is a full run).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -291,6 +291,7 @@ async function measureThroughput(sandbox: SandboxProcess) {
     const perSecond = { raw: [] as number[], mcp: [] as number[] };
     const sandboxCpu = { raw: [] as number[], mcp: [] as number[] };
     const serverCpu: number[] = [];
+    const clientCpu = { raw: [] as number[], mcp: [] as number[] };
     for (let i = 0; i < RUNS.throughputRepeats; i++) {
       for (const [name, call] of [
         ['raw', raw],
@@ -298,7 +299,10 @@ async function measureThroughput(sandbox: SandboxProcess) {
       ] as const) {
         const cpu0 = processCpuMs(sandbox.child.pid);
         const srv0 = processCpuMs(transport.pid ?? undefined);
+        const own0 = process.cpuUsage();
         const run = await throughput(concurrency, RUNS.throughputMs, call);
+        const own = process.cpuUsage(own0);
+        clientCpu[name].push((own.user + own.system) / 1000 / run.ms);
         const cpu1 = processCpuMs(sandbox.child.pid);
         const srv1 = processCpuMs(transport.pid ?? undefined);
         perSecond[name].push(run.perSecond);
@@ -317,6 +321,8 @@ async function measureThroughput(sandbox: SandboxProcess) {
       sandboxBusyRaw: sandboxCpu.raw.length ? stats(sandboxCpu.raw).median : undefined,
       sandboxBusyMcp: sandboxCpu.mcp.length ? stats(sandboxCpu.mcp).median : undefined,
       serverBusyMcp: serverCpu.length ? stats(serverCpu).median : undefined,
+      clientBusyRaw: stats(clientCpu.raw).median,
+      clientBusyMcp: stats(clientCpu.mcp).median,
     });
   }
   await stdio.close();
@@ -686,7 +692,7 @@ function markdown(r: Report): string {
   lines.push(
     '## Cold start',
     '',
-    `Spawn of \`node dist/cli.js\` (stdio, pointed at the running sandbox) until the answer arrives; ${cs.initializeMs.n} runs each, interleaved with the baseline, a bare Node process that answers \`initialize\` with readline (bench/bare-server.mjs), and with the SDK floor, a server on the same SDK with an empty tool list bundled the same way (bench/sdk-server.ts).`,
+    `Spawn of \`node dist/cli.js\` (stdio, pointed at the running sandbox) until the answer arrives; ${cs.initializeMs.n} runs each, interleaved with the baseline, a bare Node process that answers \`initialize\` with readline (bench/bare-server.mjs), and with the SDK floor, a server on the same SDK with an empty tool list bundled the same way (bench/sdk-server.ts). flops-mcp answers \`initialize\` while its server loads (src/mcp/early.ts); \`tools/list\` is answered once the server is ready.`,
     '',
     '| | ms |',
     '|---|---|',
@@ -731,11 +737,11 @@ function markdown(r: Report): string {
     '',
     `vm_get calls per second over one stdio session, against raw undici requests to the same sandbox at the same concurrency; ${RUNS.throughputRepeats} runs of ${RUNS.throughputMs} ms each. "busy" is CPU time per wall time (1.0 = one core).`,
     '',
-    '| concurrency | raw undici req/s | MCP stdio calls/s | ratio | sandbox busy (raw / MCP) | server busy |',
-    '|---|---|---|---|---|---|',
+    '| concurrency | raw undici req/s | MCP stdio calls/s | ratio | client busy (raw / MCP) | server busy | sandbox busy (raw / MCP) |',
+    '|---|---|---|---|---|---|---|',
     ...r.throughput.map(
       (t) =>
-        `| ${t.concurrency} | ${range(t.rawPerSecond, 0)} | ${range(t.mcpPerSecond, 0)} | ${fmt(t.ratio, 2)} | ${fmt(t.sandboxBusyRaw, 2)} / ${fmt(t.sandboxBusyMcp, 2)} | ${fmt(t.serverBusyMcp, 2)} |`,
+        `| ${t.concurrency} | ${range(t.rawPerSecond, 0)} | ${range(t.mcpPerSecond, 0)} | ${fmt(t.ratio, 2)} | ${fmt(t.clientBusyRaw, 2)} / ${fmt(t.clientBusyMcp, 2)} | ${fmt(t.serverBusyMcp, 2)} | ${fmt(t.sandboxBusyRaw, 2)} / ${fmt(t.sandboxBusyMcp, 2)} |`,
     ),
     '',
     '### The sandbox is not the bottleneck',
@@ -788,7 +794,7 @@ function notes(r: Report): string[] {
   const cs = r.coldStart;
   if (cs.ratio > TARGETS.coldStartRatio) {
     out.push(
-      `- **Cold start.** The SDK floor alone takes ${fmt(cs.sdkFloorRatio, 2)} × the bare baseline: loading and building the SDK's zod protocol schemas is most of the budget. flops-mcp adds ${fmt(cs.initializeMs.median - cs.sdkFloorInitializeMs.median)} ms on top (zod schemas of its 39 tools and their fields, the configuration, McpServer, resources, prompts and the app). The bin is bundled and loads only the stdio path (undici, Ajv, the sandbox, HTTP, doctor and the audit log load on first use) and answers tools/list from definitions computed at build time (${fmt(cs.toolsListMs.median - cs.initializeMs.median)} ms after initialize). Going below the SDK floor would need answering initialize before the SDK is loaded (a hand-written handshake replayed into the SDK server once loaded), which duplicates the SDK's negotiation and the server's capabilities and instructions outside them: not done.`,
+      `- **Cold start.** The bin answers \`initialize\` before it loads the SDK (src/mcp/early.ts; the server, built meanwhile, reads the whole session and its own answer is checked against the early one), but not before zod and the operation table: the configuration and the instructions need the tools' names, toolsets and hints, which come with their zod schemas. That is ${fmt(cs.initializeMs.median - cs.bareInitializeMs.median)} ms over bare Node; an SDK server with nothing in it takes ${fmt(cs.sdkFloorRatio, 2)} × the baseline. Going further would need the tool table and the configuration apart from zod (src/api/operations.ts, src/config.ts).`,
     );
   }
   const tl = r.toolsList;
@@ -800,7 +806,7 @@ function notes(r: Report): string[] {
   const t64 = r.throughput.find((t) => t.concurrency === 64)!;
   if (t64.ratio < TARGETS.throughputRatio) {
     out.push(
-      `- **Throughput.** At concurrency 64 the server process is busy ${fmt(t64.serverBusyMcp, 2)} of a core and the sandbox only ${fmt(t64.sandboxBusyMcp, 2)}: the MCP path is CPU-bound, with three processes (client, server, sandbox) sharing ${r.machine.cores} cores where raw undici needs two. Per call the server parses and validates the JSON-RPC message with zod (SDK), validates the arguments (tool schema, then the client's), sends the request and writes the result twice (text and structuredContent). A CPU profile of the server at concurrency 64 showed writes to stdout and sockets ≈ 20 %, garbage collection ≈ 14 % and AbortSignal.timeout/AbortSignal.any ≈ 5 % (src/api/client.ts, outside this change).`,
+      `- **Throughput.** At concurrency 64 the MCP client is busy ${fmt(t64.clientBusyMcp, 2)} of a core, the server ${fmt(t64.serverBusyMcp, 2)} and the sandbox only ${fmt(t64.sandboxBusyMcp, 2)} (${fmt((t64.clientBusyMcp ?? 0) + (t64.serverBusyMcp ?? 0) + (t64.sandboxBusyMcp ?? 0), 2)} of ${r.machine.cores} cores): the MCP path is CPU-bound, three processes where raw undici has two (client ${fmt(t64.clientBusyRaw, 2)}, sandbox ${fmt(t64.sandboxBusyRaw, 2)}). Per call the server parses and validates the JSON-RPC message with zod (SDK), validates the arguments (tool schema, then the client's), sends the request and writes the result twice (text and structuredContent). A CPU profile of the server at concurrency 64 showed writes to stdout and sockets ≈ 20 %, garbage collection ≈ 14 % and AbortSignal.timeout/AbortSignal.any ≈ 5 % (src/api/client.ts, outside this change).`,
     );
   }
   const m = r.memory;
@@ -855,13 +861,13 @@ async function main(): Promise<void> {
   report.waiting = await measureWaiting();
   report.seconds = (performance.now() - started) / 1000;
   report.verdicts = verdicts(report as Report);
+  process.stdout.write(markdown(report as Report));
+  if (quick) return; // a quick run is for trying things out: printed, never recorded
   const dir = `${root}bench/results`;
   mkdirSync(dir, { recursive: true });
-  const name = quick ? 'quick' : 'latest';
-  writeFileSync(`${dir}/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${dir}/${name}.md`, markdown(report as Report));
-  process.stdout.write(markdown(report as Report));
-  log(`wrote bench/results/${name}.md and ${name}.json`);
+  writeFileSync(`${dir}/latest.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${dir}/latest.md`, markdown(report as Report));
+  log('wrote bench/results/latest.md and latest.json');
 }
 
 await main();

@@ -17,7 +17,8 @@
  *   - node:crypto: only the HTTP transport hashes and compares tokens.
  *
  * The shims' `require()` of the real module is bundled as a CommonJS wrapper that runs when first
- * called. The tools' JSON Schemas are computed here too (see toolDefinitions below).
+ * called. The tools' JSON Schemas and the answer to `initialize` (but its instructions) are
+ * computed here too, with the server's own code (see toolDefinitions and initializeTemplate).
  * `node scripts/build.mjs --analyze` prints what each output file is made of.
  */
 import { chmodSync, readFileSync, rmSync } from 'node:fs';
@@ -73,6 +74,43 @@ async function toolDefinitions() {
   return Object.fromEntries(buildToolSpecs().map((spec) => [spec.name, toolDefinition(spec)]));
 }
 
+/**
+ * The server's answer to `initialize` but for the instructions and the negotiated version, taken
+ * from the real server (dist/mcp/) through an in-memory session, and the SDK's protocol versions:
+ * the bin answers `initialize` with it before it has loaded the SDK (src/mcp/early.ts).
+ */
+async function initializeTemplate() {
+  const dist = (file) => import(pathToFileURL(join(root, 'dist', file)).href);
+  const [{ createServer }, { FlopsClient }, { Client }, { InMemoryTransport }, types] = await Promise.all([
+    dist('mcp/server.js'),
+    dist('api/client.js'),
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/inMemory.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]);
+  const flops = new FlopsClient({ clientId: 'build', apiKey: 'build', baseUrl: 'http://127.0.0.1:9/' });
+  const server = createServer({ client: flops });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  let result;
+  const send = serverSide.send.bind(serverSide);
+  serverSide.send = (message, options) => {
+    if (message.result?.protocolVersion) result = message.result;
+    return send(message, options);
+  };
+  const client = new Client({ name: 'build', version: '0' });
+  await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
+  await client.close();
+  await server.close();
+  await flops.close();
+  if (!result) throw new Error('no answer to initialize');
+  return {
+    capabilities: result.capabilities,
+    serverInfo: result.serverInfo,
+    supportedVersions: types.SUPPORTED_PROTOCOL_VERSIONS,
+    latestVersion: types.LATEST_PROTOCOL_VERSION,
+  };
+}
+
 const argv = process.argv.slice(2);
 const option = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 /**
@@ -99,7 +137,10 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   plugins: [lazyDependencies],
-  define: { __FLOPS_TOOL_DEFINITIONS__: JSON.stringify(await toolDefinitions()) },
+  define: {
+    __FLOPS_TOOL_DEFINITIONS__: JSON.stringify(await toolDefinitions()),
+    __FLOPS_INITIALIZE__: JSON.stringify(await initializeTemplate()),
+  },
   // Bundled CommonJS (undici, ajv) calls require() for Node's built-ins.
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
 });

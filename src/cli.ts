@@ -10,10 +10,11 @@
  * are loaded only when asked for.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { FlopsClient } from './api/client.js';
+import type { FlopsClient } from './api/client.js';
 import { type Config, parseConfig, UsageError } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import type { AuditLog } from './mcp/audit.js';
+import { listenEarly } from './mcp/early.js';
 import { VERSION } from './version.js';
 
 const HELP = `flops-mcp ${VERSION} — MCP server for Flops / Serveroid virtual servers
@@ -115,13 +116,27 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   process.on('uncaughtException', escaped('uncaught exception'));
   process.on('unhandledRejection', escaped('unhandled rejection'));
 
+  // stdio: `initialize` is answered while the server loads (mcp/early.ts).
+  const early = config.http
+    ? undefined
+    : listenEarly({
+        selection: config,
+        sandbox: config.sandbox,
+        defaultTenantId: config.sandbox ? (config.tenantId ?? SANDBOX_DEFAULT_TENANT) : config.tenantId,
+        log,
+      });
+  if (early) await Promise.race([early.settled, new Promise((resolve) => setTimeout(resolve, 50))]);
+
   const api = await backend(config, log);
   let audit: AuditLog | undefined;
   if (config.auditLog) {
     const { AuditLog } = await import('./mcp/audit.js');
     audit = new AuditLog(config.auditLog);
   }
-  const { createServer } = await import('./mcp/server.js');
+  const [{ createServer }, { FlopsClient }] = await Promise.all([
+    import('./mcp/server.js'),
+    import('./api/client.js'),
+  ]);
   const newClient = (credentials: { clientId: string; apiKey: string }) =>
     new FlopsClient({ baseUrl: api.baseUrl, ...credentials });
   const serverFor = (
@@ -175,16 +190,20 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     };
     done = new Promise<void>(() => {});
   } else {
-    const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
     const client = newClient(api.credentials!);
     const server = serverFor(client, { stateless: false });
-    await server.connect(new StdioServerTransport());
+    if (early) await early.connect(server);
+    else {
+      const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
+      await server.connect(new StdioServerTransport());
+    }
     log.info(`flops-mcp ${VERSION} ready on stdio${config.sandbox ? ' (sandbox)' : ''}`);
     stop = async () => {
       await server.close().catch(() => undefined);
       await client.close().catch(() => undefined);
     };
     done = new Promise<void>((resolve) => {
+      if (process.stdin.readableEnded) resolve(); // ended while the server loaded (mcp/early.ts)
       process.stdin.once('end', resolve);
       process.stdin.once('close', resolve);
     });

@@ -13,7 +13,9 @@ import { selectTools, type ToolSelection } from './policy.js';
 import { registerPrompts } from './prompts.js';
 import { installTools } from './register.js';
 import { enableSubscriptions, registerResources } from './resources.js';
-import { buildToolSpecs, type ToolSpec } from './tools.js';
+import { buildToolSpecs, instructions } from './tools.js';
+
+export { instructions } from './tools.js';
 
 export interface ServerOptions {
   client: FlopsClient;
@@ -33,40 +35,6 @@ export interface ServerOptions {
   audit?: AuditLog | undefined;
   /** The clientId acting for this session, for the audit log. */
   actor?: string | undefined;
-}
-
-export function instructions(
-  tools: readonly ToolSpec[],
-  sandbox: boolean,
-  defaultTenantId?: number,
-  readOnly?: boolean,
-): string {
-  const names = new Set(tools.map((t) => t.name));
-  const has = (name: string) => names.has(name);
-  const lines = [
-    sandbox
-      ? 'SANDBOX MODE: this server talks to a local simulator of the Flops API, not to real servers. Nothing here is billed or real.'
-      : 'This server manages real, billed virtual servers at Flops (Serveroid).',
-    ...(readOnly ? ['READ-ONLY MODE: only tools that read are available; nothing can be changed.'] : []),
-    'Ids come from the list tools: tenant_list, vm_list, distribution_list, tariff_list, pubkey_list, vm_snapshot_list, vm_backup_list.',
-  ];
-  if (has('vm_install')) {
-    lines.push(
-      'Before installing, check the catalogs (tariff_list, distribution_list); pass distribution and tariff by name — distribution ids change over time.',
-    );
-  }
-  if (tools.some((t) => t.row && (t.row.returns === 'operation' || t.row.returns === 'created'))) {
-    lines.push(
-      'Asynchronous tools return an operationId: call wait_for_operation with it (or pass wait: true) before the next step on the same VM — a VM runs one operation at a time.',
-    );
-  }
-  lines.push(
-    `tenantId is optional: VM tools take it from the VM${defaultTenantId ? `; vm_install and pubkey_add use tenant ${defaultTenantId}` : ''}. Memory and disk are in MB.`,
-  );
-  if (tools.some((t) => t.annotations.destructiveHint)) {
-    lines.push('Destructive tools (marked destructiveHint) lose data: confirm with the user first.');
-  }
-  return lines.join('\n');
 }
 
 export function createServer(options: ServerOptions): McpServer {

@@ -1,0 +1,203 @@
+/**
+ * Answering `initialize` over stdio before the server is loaded.
+ *
+ * A client starts the server for every session and waits for its answer to `initialize`; most of
+ * the time until then is spent loading the MCP SDK and zod and building the server. The bundled
+ * bin (scripts/build.mjs) knows at build time what that answer holds apart from the instructions
+ * (capabilities, serverInfo, the SDK's protocol versions: `__FLOPS_INITIALIZE__`, taken from the
+ * real server), and the instructions come from the same function the server uses. So:
+ *
+ *   1. `listenEarly` reads stdin from the start, keeping every byte. If the first message is a
+ *      well-formed `initialize` request it answers at once, exactly as the SDK server would.
+ *   2. Meanwhile the CLI loads and builds the real server. `connect` connects it with the SDK's own
+ *      stdio transport and hands it every message read so far, then lets it read on: the server
+ *      sees the whole session from its first byte (so it learns the client's capabilities from
+ *      the `initialize` as usual), and its own answer to that `initialize` is not sent again.
+ *      Should it differ from the early one, that is logged as a bug.
+ *
+ * Run from source (tests, tsx) there is no build-time answer and the server answers as usual.
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../log.js';
+import { selectTools, type ToolSelection } from './policy.js';
+import { buildToolSpecs, instructions } from './tools.js';
+
+/** What the server answers to `initialize`, but the instructions and the negotiated version. */
+export interface InitializeTemplate {
+  capabilities: Record<string, unknown>;
+  serverInfo: Record<string, unknown>;
+  /** The SDK's SUPPORTED_PROTOCOL_VERSIONS and LATEST_PROTOCOL_VERSION. */
+  supportedVersions: string[];
+  latestVersion: string;
+}
+
+declare const __FLOPS_INITIALIZE__: InitializeTemplate | undefined;
+
+/** The build-time template, when running the bundled bin. */
+export const INITIALIZE_TEMPLATE: InitializeTemplate | undefined =
+  typeof __FLOPS_INITIALIZE__ === 'undefined' ? undefined : __FLOPS_INITIALIZE__;
+
+/** What createServer is given that shapes the instructions. */
+export interface EarlyOptions {
+  selection: ToolSelection;
+  sandbox: boolean;
+  defaultTenantId: number | undefined;
+  log: Logger;
+  template?: InitializeTemplate | undefined;
+  stdin?: NodeJS.ReadStream | undefined;
+  stdout?: NodeJS.WriteStream | undefined;
+}
+
+export interface Early {
+  /** Resolves once `initialize` was answered early, or once it will not be (another message came first). */
+  readonly settled: Promise<void>;
+  /** Connect the real server to stdio, handing it everything read so far. */
+  connect(server: McpServer): Promise<void>;
+}
+
+/** The `initialize` result the SDK server gives for this request (see Server._oninitialize). */
+export function initializeResult(
+  template: InitializeTemplate,
+  requestedVersion: string,
+  instructionsText: string,
+): Record<string, unknown> {
+  const protocolVersion = template.supportedVersions.includes(requestedVersion)
+    ? requestedVersion
+    : template.latestVersion;
+  return {
+    protocolVersion,
+    capabilities: template.capabilities,
+    serverInfo: template.serverInfo,
+    ...(instructionsText ? { instructions: instructionsText } : {}),
+  };
+}
+
+type InitializeRequest = {
+  jsonrpc: '2.0';
+  id: string | number;
+  method: 'initialize';
+  params: { protocolVersion: string; capabilities: object; clientInfo: { name: string; version: string } };
+};
+
+/** A well-formed `initialize` request; anything doubtful is left to the server. */
+function asInitialize(line: string): InitializeRequest | undefined {
+  let message: unknown;
+  try {
+    message = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const m = message as Partial<InitializeRequest> | null;
+  const p = m?.params;
+  const ok =
+    m?.jsonrpc === '2.0' &&
+    m.method === 'initialize' &&
+    (typeof m.id === 'string' || (typeof m.id === 'number' && Number.isInteger(m.id))) &&
+    typeof p?.protocolVersion === 'string' &&
+    typeof p.capabilities === 'object' &&
+    p.capabilities !== null &&
+    !Array.isArray(p.capabilities) &&
+    typeof p.clientInfo?.name === 'string' &&
+    typeof p.clientInfo.version === 'string';
+  return ok ? (m as InitializeRequest) : undefined;
+}
+
+/**
+ * Start reading stdin and answer `initialize` early; undefined when there is no build-time
+ * template (running from source).
+ */
+export function listenEarly(options: EarlyOptions): Early | undefined {
+  const template = options.template ?? INITIALIZE_TEMPLATE;
+  if (!template) return undefined;
+  const stdin = options.stdin ?? process.stdin;
+  const stdout = options.stdout ?? process.stdout;
+  const chunks: Buffer[] = [];
+  let answered: { id: string | number; json: string } | undefined;
+  let done = false;
+  let settle: () => void = () => {};
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  const finish = () => {
+    done = true;
+    settle();
+  };
+
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk);
+    if (done) return;
+    const bytes = chunks.length === 1 ? chunk : Buffer.concat(chunks);
+    const nl = bytes.indexOf(0x0a);
+    if (nl < 0) return;
+    const request = asInitialize(bytes.toString('utf8', 0, nl).replace(/\r$/, ''));
+    if (request) {
+      const text = instructions(
+        selectTools(buildToolSpecs(), options.selection),
+        options.sandbox,
+        options.defaultTenantId,
+        options.selection.readOnly,
+      );
+      const result = initializeResult(template, request.params.protocolVersion, text);
+      stdout.write(`${JSON.stringify({ result, jsonrpc: '2.0', id: request.id })}\n`);
+      answered = { id: request.id, json: JSON.stringify(result) };
+      options.log.debug('initialize answered while the server loads', {
+        ms: Math.round(performance.now()),
+      });
+    }
+    finish();
+  };
+  stdin.on('data', onData);
+  stdin.once('end', finish);
+
+  return {
+    settled,
+    async connect(server: McpServer): Promise<void> {
+      stdin.pause();
+      stdin.off('data', onData);
+      stdin.off('end', finish);
+      finish();
+      const [{ StdioServerTransport }, { deserializeMessage }] = await Promise.all([
+        import('@modelcontextprotocol/sdk/server/stdio.js'),
+        import('@modelcontextprotocol/sdk/shared/stdio.js'),
+      ]);
+      const transport = new StdioServerTransport(stdin, stdout);
+      if (answered) {
+        const early = answered;
+        const send = transport.send.bind(transport);
+        let dropped = false;
+        transport.send = async (message: JSONRPCMessage) => {
+          if (!dropped && 'id' in message && message.id === early.id && !('method' in message)) {
+            dropped = true;
+            const json = 'result' in message ? JSON.stringify(message.result) : undefined;
+            if (json !== early.json) {
+              options.log.error('BUG: the early answer to initialize differs from the server’s', {
+                early: early.json,
+                server: json ?? JSON.stringify(message),
+              });
+            }
+            return;
+          }
+          return send(message);
+        };
+      }
+      await server.connect(transport);
+      // What was read so far, as the transport would have read it: the whole lines now, in order;
+      // a partial last line back in front of stdin (which may also have ended meanwhile).
+      const read = Buffer.concat(chunks);
+      const end = read.lastIndexOf(0x0a) + 1;
+      for (let start = 0; start < end; ) {
+        const nl = read.indexOf(0x0a, start);
+        const line = read.toString('utf8', start, nl).replace(/\r$/, '');
+        start = nl + 1;
+        try {
+          transport.onmessage?.(deserializeMessage(line));
+        } catch (error) {
+          transport.onerror?.(error as Error);
+        }
+      }
+      if (end < read.length && !stdin.readableEnded) stdin.unshift(read.subarray(end));
+      stdin.resume();
+    },
+  };
+}
