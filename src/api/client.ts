@@ -167,9 +167,30 @@ export class FlopsClient {
    */
   async #send(row: OperationDef, url: string, options: CallOptions): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-    const deadline = Date.now() + timeoutMs;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    // The call's deadline and the caller's cancellation, as one signal. A plain timer that is
+    // cleared when the call ends (not AbortSignal.timeout/any, which stay alive until they fire:
+    // measurable in memory and CPU at thousands of calls per second).
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const caller = options.signal;
+    const onCallerAbort = () => controller.abort();
+    if (caller?.aborted) controller.abort();
+    else caller?.addEventListener('abort', onCallerAbort, { once: true });
+    try {
+      return await this.#sendWithin(row, url, options, controller.signal, Date.now() + timeoutMs);
+    } finally {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  async #sendWithin(
+    row: OperationDef,
+    url: string,
+    options: CallOptions,
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<unknown> {
     const maxAttempts = isRead(row) ? 1 + this.#retries : 1;
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
