@@ -37,7 +37,9 @@ async function main(): Promise<void> {
   console.log(bold('flops-mcp demo — an agent managing a server through MCP (sandbox: nothing is real)\n'));
 
   async function call(name: string, args: Json = {}): Promise<Json> {
-    console.log(`${bold('→')} ${name} ${dim(JSON.stringify(args))}`);
+    // The demo's own password is shown masked, as a client should.
+    const shown = 'password' in args ? { ...args, password: '***' } : args;
+    console.log(`${bold('→')} ${name} ${dim(JSON.stringify(shown))}`);
     let lastLine = '';
     const result = (await client.callTool({ name, arguments: args }, undefined, {
       onprogress: (p) => {
