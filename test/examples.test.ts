@@ -227,3 +227,25 @@ describe.concurrent('examples/backup-link.ts', { timeout: 60_000 }, () => {
     expect(stderr).toMatch(/VM 88534 has no backups/);
   });
 });
+
+describe('examples/demo.ts (npm run demo)', { timeout: 60_000 }, () => {
+  it('installs by distribution name with progress, snapshots, resizes, adds an IP, rolls back and deletes', async () => {
+    const { code, stdout } = await example('demo.ts');
+    expect(code).toBe(0);
+    expect(calls(stdout)).toEqual([
+      'tenant_list',
+      'distribution_list',
+      'tariff_list',
+      'vm_install',
+      'vm_snapshot_create',
+      'vm_memory_change',
+      'vm_ip_add',
+      'vm_snapshot_rollback',
+      'vm_delete',
+    ]);
+    expect(progressLines(stdout, 'VM_INSTALL').length).toBeGreaterThan(0);
+    expect(stdout).toMatch(/memory is now 2048 MB/);
+    expect(stdout).toMatch(/rolled back to "before-resize": memory 1024 MB again/);
+    expect(stdout).not.toContain('Demo-Passw0rd');
+  });
+});
