@@ -24,6 +24,8 @@ import type { FlopsClient } from '../api/client.js';
 import { FlopsValidationError } from '../api/errors.js';
 import { isAsync, validationIssues } from '../api/operations.js';
 import type { Operation, Vm } from '../api/types.js';
+// The wire contract with the view, declared once (type-only: nothing of the view is loaded here).
+import type { OpRow, VmRow } from '../ui/format.js';
 import { errorResult, type OperationTracker, ok, operationFailure } from './results.js';
 import { type ToolSpec, WAIT_TOOL } from './tools.js';
 
@@ -107,7 +109,7 @@ async function readView(): Promise<string> {
 }
 
 /** The fields the dashboard shows: no keys, no users, nothing it does not display. */
-function vmRow(vm: Vm) {
+function vmRow(vm: Vm): VmRow {
   return {
     id: vm.id,
     name: vm.name,
@@ -125,19 +127,8 @@ function vmRow(vm: Vm) {
   };
 }
 
-interface OperationRow {
-  id: number;
-  vmId: number | null;
-  operationType: string | null;
-  status: string;
-  percentage: number | null;
-  errorCode?: string | null;
-  errorMessage?: string | null;
-  hint?: string;
-}
-
-function operationRow(op: Operation): OperationRow {
-  const row: OperationRow = {
+function operationRow(op: Operation): OpRow {
+  const row: OpRow = {
     id: op.id,
     vmId: op.vmId,
     operationType: op.operationType,
@@ -214,8 +205,8 @@ export function registerFleetApp(
     return catalog;
   };
   /** Finished operations do not change: never read twice. */
-  const finished = new Map<number, OperationRow>();
-  const readOperation = async (id: number, signal: AbortSignal): Promise<OperationRow> => {
+  const finished = new Map<number, OpRow>();
+  const readOperation = async (id: number, signal: AbortSignal): Promise<OpRow> => {
     const known = finished.get(id);
     if (known) return known;
     try {
