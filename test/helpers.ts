@@ -2,6 +2,8 @@
  * Test helpers: a real sandbox on a loopback port, a real FlopsClient over HTTP, and a real MCP
  * Client linked to the real server over InMemoryTransport. Nothing of our own is mocked.
  */
+
+import { readFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -98,4 +100,27 @@ export function json(result: CallToolResult): Record<string, unknown> {
 export function text(result: CallToolResult): string {
   const first = result.content[0];
   return first && first.type === 'text' ? first.text : '';
+}
+
+/** The destructive tools as the issue names them: the oracle for the table and the tool surface. */
+export const DESTRUCTIVE_TOOLS = [
+  'vm_reinstall',
+  'vm_reset',
+  'vm_poweroff',
+  'vm_delete',
+  'vm_pubkey_change',
+  'vm_ip_delete',
+  'vm_ip_move',
+  'vm_snapshot_rollback',
+  'vm_snapshot_delete',
+  'vm_backup_rollback',
+  'pubkey_delete',
+];
+
+/** The entries of an audit log file (one JSON object per line). */
+export function readAudit(path: string): Record<string, unknown>[] {
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }

@@ -13,6 +13,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { type CallToolResult, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readAudit } from './helpers.js';
 import { cleanEnv, cli, type Started, startProcess, startSandboxProcess } from './process-helpers.js';
 
 const running: Started[] = [];
@@ -250,10 +251,7 @@ describe('secrets and the audit log over HTTP', () => {
     await s.stop();
     await sandbox.stop();
 
-    const lines = readFileSync(audit, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readAudit(audit);
     expect(lines.map((l) => [l.tool, l.outcome])).toEqual([
       ['vm_install', 'ok'],
       ['vm_password_change', 'ok'],

@@ -4,7 +4,7 @@
  * the server tells the client with a `notifications/message` warning, and writes it to its log and
  * to the audit log, each with the operationId it got.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,7 +12,7 @@ import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/type
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { AuditLog } from '../src/mcp/audit.js';
-import { type Harness, harness, json, text } from './helpers.js';
+import { type Harness, harness, json, readAudit, text } from './helpers.js';
 import { connect, type HttpSetup, httpSetup, toolJson } from './http-helpers.js';
 import { eventually } from './process-helpers.js';
 
@@ -56,11 +56,7 @@ async function watched(timeScale: number): Promise<Watched> {
     messages,
     logs,
     auditPath,
-    audit: () =>
-      readFileSync(auditPath, 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    audit: () => readAudit(auditPath),
     close: async () => {
       await base.close();
       await auditLog.close();

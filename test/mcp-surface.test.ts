@@ -1,21 +1,7 @@
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATIONS } from '../src/api/operations.js';
-import { type Harness, harness } from './helpers.js';
-
-const DESTRUCTIVE = [
-  'vm_reinstall',
-  'vm_reset',
-  'vm_poweroff',
-  'vm_delete',
-  'vm_pubkey_change',
-  'vm_ip_delete',
-  'vm_ip_move',
-  'vm_snapshot_rollback',
-  'vm_snapshot_delete',
-  'vm_backup_rollback',
-  'pubkey_delete',
-];
+import { DESTRUCTIVE_TOOLS, type Harness, harness } from './helpers.js';
 
 type JsonSchema = {
   type?: string;
@@ -52,7 +38,7 @@ describe('tool surface', () => {
   });
 
   it('marks reads read-only and exactly the documented tools destructive', () => {
-    expect(tools.filter((t) => t.annotations?.destructiveHint).map((t) => t.name)).toEqual(DESTRUCTIVE);
+    expect(tools.filter((t) => t.annotations?.destructiveHint).map((t) => t.name)).toEqual(DESTRUCTIVE_TOOLS);
     const reads = tools.filter((t) => t.annotations?.readOnlyHint).map((t) => t.name);
     expect(reads).toEqual([
       'tenant_list',

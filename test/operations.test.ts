@@ -9,6 +9,7 @@ import {
   TOOLSETS,
 } from '../src/api/operations.js';
 import { wireType } from '../src/api/wire.js';
+import { DESTRUCTIVE_TOOLS } from './helpers.js';
 
 describe('operation table', () => {
   it('has the 38 methods of the reference, in order, with unique names and paths', () => {
@@ -56,19 +57,7 @@ describe('operation table', () => {
   });
 
   it('marks exactly the documented methods as destructive', () => {
-    expect(OPERATIONS.filter(isDestructive).map((o) => o.tool)).toEqual([
-      'vm_reinstall',
-      'vm_reset',
-      'vm_poweroff',
-      'vm_delete',
-      'vm_pubkey_change',
-      'vm_ip_delete',
-      'vm_ip_move',
-      'vm_snapshot_rollback',
-      'vm_snapshot_delete',
-      'vm_backup_rollback',
-      'pubkey_delete',
-    ]);
+    expect(OPERATIONS.filter(isDestructive).map((o) => o.tool)).toEqual(DESTRUCTIVE_TOOLS);
   });
 
   it.each(OPERATIONS.map((o) => [o.tool, o] as const))('%s is well formed', (_tool, row) => {

@@ -13,7 +13,7 @@ import { createLogger } from '../src/log.js';
 import { AuditLog } from '../src/mcp/audit.js';
 import { selectTools } from '../src/mcp/policy.js';
 import { buildToolSpecs } from '../src/mcp/tools.js';
-import { type Harness, harness, json, text } from './helpers.js';
+import { type Harness, harness, json, readAudit, text } from './helpers.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -250,10 +250,7 @@ describe('audit log and secrets', () => {
     await record('vm_delete', { vmId, wait: true });
     await audit.close();
 
-    const lines = readFileSync(auditPath, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readAudit(auditPath);
     expect(lines.map((l) => [l.tool, l.outcome])).toEqual([
       ['vm_install', 'ok'],
       ['vm_password_change', 'ok'],

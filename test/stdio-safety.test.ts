@@ -11,6 +11,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { type CallToolResult, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox } from '../src/sandbox/index.js';
+import { readAudit } from './helpers.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const baseEnv = Object.fromEntries(
@@ -112,10 +113,7 @@ describe('safety over stdio', () => {
     await s.call('vm_rename', { vmId, name: 'x' });
     await s.call('vm_delete', { vmId, wait: true });
     await s.client.close();
-    const lines = readFileSync(audit, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readAudit(audit);
     expect(lines.map((l) => [l.tool, l.outcome, l.confirmation])).toEqual([
       ['vm_install', 'ok', 'not-asked'],
       ['vm_password_change', 'ok', 'not-asked'],
