@@ -100,8 +100,18 @@ const waitSpec: ToolSpec = {
   }),
 };
 
-/** All 39 tools, in the order of the table, wait_for_operation last. */
-export function buildToolSpecs(): ToolSpec[] {
+let built: readonly ToolSpec[] | undefined;
+
+/**
+ * All 39 tools, in the order of the table, wait_for_operation last. Built once per process: the
+ * specs are a pure function of the table, and stateless HTTP creates a server per request.
+ */
+export function buildToolSpecs(): readonly ToolSpec[] {
+  built ??= specsFromTable();
+  return built;
+}
+
+function specsFromTable(): ToolSpec[] {
   const specs: ToolSpec[] = OPERATIONS.map((row: OperationDef) => {
     let input: z.ZodObject | undefined;
     return {
