@@ -228,3 +228,25 @@ export function normalizeList<T>(entity: EntityName, value: unknown): T[] {
   const spec = SPECS[entity];
   return value.map((item) => normalizeWith(spec, item)) as T[];
 }
+
+/**
+ * The wire object of an entity taken from a record that may hold more (the sandbox's records keep
+ * owners, locks, history): exactly the spec's fields, in the spec's (the document's) key order,
+ * lists copied, nested objects projected by their own spec.
+ */
+export function project<T>(entity: EntityName, record: object): T {
+  return projectWith(SPECS[entity], record) as T;
+}
+
+function projectWith(spec: Spec, record: object): Record<string, unknown> {
+  const source = record as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, kind] of Object.entries(spec)) {
+    const v = source[key];
+    if (kind === 'value' || kind === 'time') out[key] = v ?? null;
+    else if (kind === 'list') out[key] = Array.isArray(v) ? [...v] : [];
+    else if ('one' in kind) out[key] = v == null ? null : projectWith(kind.one, v as object);
+    else out[key] = Array.isArray(v) ? v.map((item: object) => projectWith(kind.many, item)) : [];
+  }
+  return out;
+}

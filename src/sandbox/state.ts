@@ -19,6 +19,7 @@ import type {
   Tenant,
   Vm,
 } from '../api/types.js';
+import { project } from '../api/types.js';
 import {
   type Account,
   type BackupRecord,
@@ -331,28 +332,19 @@ export class SandboxState {
   // Views: the wire objects, in the document's key order.
 
   tenantView(t: TenantRecord): Tenant {
-    return { id: t.id, description: t.description };
+    return project('tenant', t);
   }
 
   distributionView(d: { id: number; name: string; description: string; bitness: number }): Distribution {
-    return { id: d.id, name: d.name, description: d.description, bitness: d.bitness };
+    return project('distribution', d);
   }
 
   softwareView(s: SoftwareRecord): Software {
-    return { id: s.id, name: s.name };
+    return project('software', s);
   }
 
   tariffView(t: TariffRecord): Tariff {
-    return {
-      id: t.id,
-      name: t.name,
-      memory: t.memory,
-      disk: t.disk,
-      cpu: t.cpu,
-      ipCount: t.ipCount,
-      onDemand: t.onDemand,
-      forWindows: t.forWindows,
-    };
+    return project('tariff', t);
   }
 
   /**
@@ -368,50 +360,15 @@ export class SandboxState {
   }
 
   vmView(vm: VmRecord): Vm {
-    return {
-      id: vm.id,
-      tenantId: vm.tenantId,
-      name: vm.name,
-      internalId: vm.internalId,
-      memory: vm.memory,
-      disk: vm.disk,
-      cpu: vm.cpu,
-      bandwidth: vm.bandwidth,
-      tariffId: vm.tariffId,
-      ipAddresses: [...vm.ipAddresses],
-      privateIpAddress: vm.privateIpAddress,
-      state: vm.state,
-      timeAdded: vm.timeAdded,
-      currentSnapshot: vm.currentSnapshot,
-      backupPolicy: { quantity: vm.backupPolicy.quantity, frequency: vm.backupPolicy.frequency },
-      distribution: this.distributionView(vm.distribution),
-      ownerUser: vm.ownerUser,
-      accessUsers: [...vm.accessUsers],
-      publicKeys: vm.publicKeys.map((k) => ({
-        id: k.id,
-        tenantId: k.tenantId,
-        name: k.name,
-        type: k.type,
-        publicKey: k.publicKey,
-        timeAdded: k.timeAdded,
-        installed: k.installed,
-        ownerUser: k.ownerUser,
-      })),
-    };
+    return project('vm', vm);
   }
 
   snapshotView(s: SnapshotRecord): Snapshot {
-    return {
-      id: s.id,
-      name: s.name,
-      description: s.description,
-      parentSnapshotId: s.parentSnapshotId,
-      timeAdded: s.timeAdded,
-    };
+    return project('snapshot', s);
   }
 
   backupView(b: BackupRecord): Backup {
-    return { id: b.id, size: b.size, timeAdded: b.timeAdded };
+    return project('backup', b);
   }
 
   operationView(op: OperationRecord, now: number = this.clock()): Operation {
