@@ -5,14 +5,10 @@
  * An MCP server is started for every session, so what the bin loads before it answers `initialize`
  * is paid again and again. The bundle is one ESM file for stdio plus lazy chunks in dist/chunks/
  * for what is loaded only when asked for (`import()` of the sandbox, the HTTP transport, doctor,
- * the audit log). On top of that, four dependencies are swapped for shims in scripts/lazy/ whose
+ * the audit log). On top of that, some dependencies are swapped for shims in scripts/lazy/ whose
  * real code runs on first use instead of at start-up (their behaviour is unchanged):
  *
  *   - undici: the client's pool is created on its first request;
- *   - the SDK's ajv validator: Ajv is built on the first elicitation (the SDK builds it in every
- *     Server's constructor);
- *   - zod/v3 and zod-to-json-schema: the SDK's fallbacks for zod 3 schemas, which flops-mcp never
- *     hands it;
  *   - zod's locales: only English is kept (zod configures English; no other is ever selected);
  *   - node:crypto: only the HTTP transport hashes and compares tokens.
  *
@@ -35,9 +31,6 @@ const lazy = join(root, 'scripts/lazy');
  */
 const SHIMS = [
   { filter: /^undici$/, shim: 'undici.js' },
-  { filter: /^zod\/v3$/, shim: 'zod-v3.js' },
-  { filter: /^zod-to-json-schema$/, shim: 'zod-to-json-schema.js' },
-  { filter: /validation\/ajv-provider\.js$/, shim: 'ajv-provider.js' },
   { filter: /^node:crypto$/, shim: 'node-crypto.js', ours: true },
 ];
 
@@ -86,7 +79,7 @@ async function initializeTemplate() {
     dist('api/client.js'),
     import('@modelcontextprotocol/sdk/client/index.js'),
     import('@modelcontextprotocol/sdk/inMemory.js'),
-    import('@modelcontextprotocol/sdk/types.js'),
+    import('@modelcontextprotocol/server'),
   ]);
   const flops = new FlopsClient({ clientId: 'build', apiKey: 'build', baseUrl: 'http://127.0.0.1:9/' });
   const server = createServer({ client: flops });

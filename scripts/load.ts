@@ -21,7 +21,7 @@ import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { FlopsClient } from '../src/api/client.js';
-import { startHttpServer } from '../src/http.js';
+import { startHttpServer } from '../src/http/server.js';
 import { silentLogger } from '../src/log.js';
 import { createServer } from '../src/mcp/server.js';
 import { startSandbox } from '../src/sandbox/index.js';

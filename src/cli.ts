@@ -9,7 +9,7 @@
  * stdout belongs to the protocol: everything else goes to stderr. Optional parts (the sandbox)
  * are loaded only when asked for.
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import type { FlopsClient } from './api/client.js';
 import { type Config, parseConfig, UsageError } from './config.js';
 import { createLogger, type Logger } from './log.js';
@@ -133,15 +133,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const { AuditLog } = await import('./mcp/audit.js');
     audit = new AuditLog(config.auditLog);
   }
-  const [{ createServer }, { FlopsClient }] = await Promise.all([
+  const [{ createServer }, { FlopsClient }, { ConfirmSeal }] = await Promise.all([
     import('./mcp/server.js'),
     import('./api/client.js'),
+    import('./mcp/policy.js'),
   ]);
   const newClient = (credentials: { clientId: string; apiKey: string }) =>
     new FlopsClient({ baseUrl: api.baseUrl, ...credentials });
+  // One seal for every server of this process; replicas share FLOPS_MCP_AUTH_KEY.
+  const seal = new ConfirmSeal(config.authKey);
   const serverFor = (
     client: FlopsClient,
-    info: { stateless: boolean; actor?: string | undefined },
+    info: { stateless: boolean; actor?: string | undefined; publish?: (uri: string) => void },
   ): McpServer =>
     createServer({
       client,
@@ -153,12 +156,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       stateless: info.stateless,
       audit,
       actor: info.actor,
+      seal,
+      publish: info.publish,
     });
 
   let stop: () => Promise<void>;
   let done: Promise<void>;
   if (config.http) {
-    const { startHttpServer, HttpConfigError } = await import('./http.js');
+    const { startHttpServer, HttpConfigError } = await import('./http/server.js');
     const shared = api.credentials ? newClient(api.credentials) : undefined;
     const http = await startHttpServer({
       host: config.host,
@@ -172,7 +177,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         if (!shared) throw new Error('no default credentials');
         return shared;
       },
-      serverFor: (client, info) => serverFor(client, { stateless: info.stateless, actor: client.clientId }),
+      serverFor: (client, info) =>
+        serverFor(client, { stateless: info.stateless, actor: client.clientId, publish: info.publish }),
       health: () => ({ mode: config.sandbox ? 'sandbox' : 'live', readOnly: config.readOnly }),
       allowedHosts: config.allowedHosts,
       allowedOrigins: config.allowedOrigins,
@@ -191,15 +197,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     done = new Promise<void>(() => {});
   } else {
     const client = newClient(api.credentials!);
-    const server = serverFor(client, { stateless: false });
-    if (early) await early.connect(server);
-    else {
-      const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
-      await server.connect(new StdioServerTransport());
-    }
+    // serveStdio: the opening message picks the era (server/discover: 2026-07-28; initialize: 2025)
+    // and pins one server from the factory for the connection.
+    const factory = () => serverFor(client, { stateless: false });
+    const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
+    const onerror = (err: Error) => log.debug('stdio', { error: err.message });
+    const served = early ? await early.serve(factory, onerror) : serveStdio(factory, { onerror });
     log.info(`flops-mcp ${VERSION} ready on stdio${config.sandbox ? ' (sandbox)' : ''}`);
     stop = async () => {
-      await server.close().catch(() => undefined);
+      await served.close().catch(() => undefined);
       await client.close().catch(() => undefined);
     };
     done = new Promise<void>((resolve) => {

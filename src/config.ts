@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { OPERATIONS, TOOLSETS, type Toolset } from './api/operations.js';
-import { isLoopbackHost } from './http/guard.js';
+import { isLoopbackHost } from './http/guards.js';
 import { type LogLevel, parseLogLevel } from './log.js';
 
 export class UsageError extends Error {}
@@ -39,6 +39,12 @@ export interface Config {
   /** Extra Host names (FLOPS_MCP_ALLOWED_HOSTS) and Origins (FLOPS_MCP_ALLOWED_ORIGINS) for HTTP. */
   allowedHosts: string[];
   allowedOrigins: string[];
+  /**
+   * FLOPS_MCP_AUTH_KEY: 32 random bytes (base64), the key of everything the server seals (the
+   * confirmation state that travels with a request). Replicas behind one balancer share it; unset,
+   * each process makes its own.
+   */
+  authKey: Uint8Array | undefined;
 }
 
 /** Every tool name the server knows (API tools and wait_for_operation). */
@@ -62,7 +68,32 @@ const OPTIONS = {
   version: { type: 'boolean', short: 'v' },
 } as const;
 
-const truthy = (value: string | undefined) => value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+/** The values a boolean setting accepts (any case); anything else stops start-up, never fails open. */
+export const BOOLEAN_VALUES = {
+  on: ['1', 'true', 'yes', 'on'],
+  off: ['0', 'false', 'no', 'off', ''],
+} as const;
+
+function booleanSetting(name: string, value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const v = value.trim().toLowerCase();
+  if ((BOOLEAN_VALUES.on as readonly string[]).includes(v)) return true;
+  if ((BOOLEAN_VALUES.off as readonly string[]).includes(v)) return false;
+  throw new UsageError(
+    `${name} must be one of ${BOOLEAN_VALUES.on.join(', ')} (on) or ${BOOLEAN_VALUES.off.filter(Boolean).join(', ')} (off), got "${value.slice(0, 40)}"`,
+  );
+}
+
+function authKey(value: string | undefined): Uint8Array | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const key = Buffer.from(value.trim(), 'base64');
+  if (key.length < 32) {
+    throw new UsageError(
+      'FLOPS_MCP_AUTH_KEY must be at least 32 random bytes in base64 (e.g. `openssl rand -base64 32`)',
+    );
+  }
+  return key;
+}
 
 function list(value: string | undefined): string[] {
   return (value ?? '')
@@ -96,7 +127,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
   if (values['help']) return 'help';
   if (values['version']) return 'version';
   const flag = (name: string) => values[name] as string | undefined;
-  const bool = (name: string, envName: string) => values[name] === true || truthy(env[envName]);
+  const bool = (name: string, envName: string) =>
+    values[name] === true || booleanSetting(envName, env[envName]);
 
   const timeScale = Number(flag('time-scale') ?? env['FLOPS_SANDBOX_TIME_SCALE'] ?? 1);
   if (!Number.isFinite(timeScale) || timeScale <= 0)
@@ -149,5 +181,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     token,
     allowedHosts: list(env['FLOPS_MCP_ALLOWED_HOSTS']),
     allowedOrigins: list(env['FLOPS_MCP_ALLOWED_ORIGINS']),
+    authKey: authKey(env['FLOPS_MCP_AUTH_KEY']),
   };
 }

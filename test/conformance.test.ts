@@ -30,8 +30,6 @@ const PROTOCOL = [
   'tools-list',
   'prompts-list',
   'resources-list',
-  'resources-subscribe',
-  'resources-unsubscribe',
   'dns-rebinding-protection',
 ];
 

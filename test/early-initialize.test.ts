@@ -213,13 +213,15 @@ describe('the early answer to initialize', () => {
       apiKey: 'early-key',
       baseUrl: account.FLOPS_API_URL,
     });
-    const server = createServer({ client });
-    await early.connect(server);
+    const served = await early.serve(
+      () => createServer({ client }),
+      () => undefined,
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(errors).toEqual([expect.stringMatching(/BUG: the early answer to initialize differs/)]);
     const lines = stdout.read()?.toString().trim().split('\n') ?? [];
     expect(lines).toHaveLength(1); // the server's own answer is not sent a second time
-    await server.close();
+    await served.close();
     await client.close();
   });
 

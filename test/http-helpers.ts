@@ -9,7 +9,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { request } from 'undici';
 import { FlopsClient } from '../src/api/client.js';
-import { type HttpServerHandle, type HttpServerOptions, startHttpServer } from '../src/http.js';
+import { type HttpServerHandle, type HttpServerOptions, startHttpServer } from '../src/http/server.js';
 import { createLogger } from '../src/log.js';
 import { createServer } from '../src/mcp/server.js';
 import { OTHER_ACCOUNT, type Sandbox, startSandbox } from '../src/sandbox/index.js';
@@ -67,8 +67,15 @@ export async function httpSetup(
       if (!hasDefaultCredentials) throw new Error('no credentials of our own');
       return shared;
     },
-    serverFor: (client) =>
-      createServer({ client, sandbox: true, waitMinIntervalMs: 20, waitMaxIntervalMs: 200 }),
+    serverFor: (client, info) =>
+      createServer({
+        client,
+        sandbox: true,
+        waitMinIntervalMs: 20,
+        waitMaxIntervalMs: 200,
+        stateless: info.stateless,
+        publish: info.publish,
+      }),
     health: () => ({ mode: 'sandbox', readOnly: false }),
     ...rest,
   });

@@ -131,7 +131,7 @@ describe('confirmation over HTTP', () => {
     const yes = await connect(s.url, { elicit: 'accept' });
     const vmId = await newVm(yes.call);
     expect((await yes.call('vm_delete', { vmId, wait: true })).isError).toBeFalsy();
-    expect(yes.asked[0]).toMatch(new RegExp(`VM ${vmId} "http-doomed".*DELETED`));
+    expect(yes.asked[0]).toMatch(new RegExp(`VM ${vmId} \\(name "http-doomed".*DELETED`));
     for (const action of ['decline', 'cancel'] as const) {
       const c = await connect(s.url, { elicit: action });
       const r = await c.call('vm_reset', { vmId: 85561 });

@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpConfigError, startHttpServer } from '../src/http.js';
+import { HttpConfigError, startHttpServer } from '../src/http/server.js';
 import { silentLogger } from '../src/log.js';
 import {
   connect,
@@ -234,11 +234,11 @@ describe('per-user credentials', () => {
     const other = await raw(s.url, { body: list, headers: { 'mcp-session-id': id, ...credHeaders(USER_B) } });
     expect(other.status).toBe(403);
     expect(other.text).not.toContain(USER_B.apiKey);
-    // The same credentials, or none, are the session's.
+    // The same credentials are the session's; none is not (whoever holds the id is not the user).
     const same = await raw(s.url, { body: list, headers: { 'mcp-session-id': id, ...credHeaders(s.userA) } });
     expect(same.status).toBe(200);
     const none = await raw(s.url, { body: list, headers: { 'mcp-session-id': id } });
-    expect(none.status).toBe(200);
+    expect(none.status).toBe(403);
     // A session on the server's credentials does not take a user's later.
     const d = await connect(s.url);
     const late = await raw(s.url, {

@@ -139,7 +139,9 @@ describe('confirmation of destructive tools', () => {
     const result = await h!.call('vm_delete', { vmId, wait: true });
     expect(result.isError, text(result)).toBeFalsy();
     expect(asked).toHaveLength(1);
-    expect(asked[0]).toMatch(new RegExp(`VM ${vmId} "doomed" \\(IP \\d+\\.\\d+\\.\\d+\\.\\d+\\).*DELETED`));
+    expect(asked[0]).toMatch(
+      new RegExp(`VM ${vmId} \\(name "doomed", IP \\d+\\.\\d+\\.\\d+\\.\\d+\\).*DELETED`),
+    );
   });
 
   it('shows what a backup rollback and a key change lose', async () => {
@@ -150,7 +152,7 @@ describe('confirmation of destructive tools', () => {
     });
     await h!.call('vm_pubkey_change', { vmId: 85561, keyIds: [2] });
     expect(asked[0]).toMatch(/ALL SNAPSHOTS ARE DELETED/);
-    expect(asked[0]).toMatch(/VM 85561 "ubuntu"/);
+    expect(asked[0]).toMatch(/VM 85561 \(name "ubuntu"/);
     expect(asked[1]).toMatch(/authorized_keys is REPLACED by the keys 2/);
   });
 

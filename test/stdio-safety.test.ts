@@ -82,7 +82,7 @@ describe('safety over stdio', () => {
     const r = await s.call('vm_delete', { vmId: 85561 });
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(/declined.*Nothing was sent/s);
-    expect(s.asked[0]).toMatch(/VM 85561 "ubuntu" \(IP 185\.22\.60\.228\).*DELETED/);
+    expect(s.asked[0]).toMatch(/VM 85561 \(name "ubuntu", IP 185\.22\.60\.228\).*DELETED/);
     const vm = JSON.parse(text(await s.call('vm_get', { vmId: 85561 }))).vm as { id: number };
     expect(vm.id).toBe(85561);
   });

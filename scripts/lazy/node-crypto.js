@@ -8,3 +8,4 @@ const crypto = () => require('node:crypto');
 export const createHash = (...args) => crypto().createHash(...args);
 export const randomUUID = (...args) => crypto().randomUUID(...args);
 export const timingSafeEqual = (...args) => crypto().timingSafeEqual(...args);
+export const randomBytes = (...args) => crypto().randomBytes(...args);

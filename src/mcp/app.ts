@@ -16,9 +16,8 @@
  *   tools through the host, so approval, read-only mode and confirmation apply as for the model.
  */
 import { readFile } from 'node:fs/promises';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { type CallToolResult, ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ClientCapabilities, McpServer, Tool } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
 import { FlopsValidationError } from '../api/errors.js';
@@ -44,23 +43,24 @@ const DASHBOARD_TOOLS = new Set(['vm_list', 'vm_get', WAIT_TOOL]);
 const MAX_TRACKED = 50;
 
 export interface AppHook {
-  /** This session's tools/list: `plain` itself, or a copy with the links and the app-only tool. */
-  list(plain: Tool[]): Tool[];
-  /** The app-only tool's call, or undefined when `name` is not an app tool of this session. */
+  /** This request's tools/list: `plain` itself, or a copy with the links and the app-only tool. */
+  list(plain: Tool[], capabilities: ClientCapabilities | undefined): Tool[];
+  /** The app-only tool's call, or undefined when `name` is not an app tool for this client. */
   call(
     name: string,
     args: unknown,
-    signal: AbortSignal,
+    extra: { signal: AbortSignal; capabilities: ClientCapabilities | undefined },
     tracker: OperationTracker,
   ): Promise<CallToolResult> | undefined;
 }
 
-/** Does the client render MCP Apps? In stateless HTTP it cannot be known: assume it may. */
-export function rendersApps(server: Server, stateless: boolean): boolean {
-  if (stateless) return true;
-  const ui = server.getClientCapabilities()?.extensions?.[UI_EXTENSION] as
-    | { mimeTypes?: unknown }
-    | undefined;
+/**
+ * Does the client render MCP Apps? Decided from its capabilities: the session's (2025) or the
+ * request's envelope (2026). Where they cannot be known (stateless 2025 HTTP): assume it may.
+ */
+export function rendersApps(capabilities: ClientCapabilities | undefined): boolean {
+  if (capabilities === undefined) return true;
+  const ui = capabilities.extensions?.[UI_EXTENSION] as { mimeTypes?: unknown } | undefined;
   return Array.isArray(ui?.mimeTypes) && ui.mimeTypes.includes(UI_MIME_TYPE);
 }
 
@@ -152,7 +152,8 @@ export function registerFleetApp(
   options: { client: FlopsClient; tools: readonly ToolSpec[]; stateless: boolean },
 ): AppHook {
   const { client, stateless } = options;
-  const enabled = () => rendersApps(server.server, stateless);
+  // The resource has no request at hand: the session's capabilities, or none known.
+  const enabled = () => rendersApps(stateless ? undefined : server.server.getClientCapabilities());
   server.server.registerCapabilities({ extensions: { [UI_EXTENSION]: {} } });
 
   const resource = server.registerResource(
@@ -166,7 +167,7 @@ export function registerFleetApp(
     async () => {
       html ??= readView().catch((err: unknown) => {
         html = undefined;
-        throw new McpError(ErrorCode.InternalError, (err as Error).message);
+        throw new ProtocolError(ProtocolErrorCode.InternalError, (err as Error).message);
       });
       return {
         contents: [
@@ -269,8 +270,8 @@ export function registerFleetApp(
   };
 
   return {
-    list(plain) {
-      if (!offered || !enabled()) return plain;
+    list(plain, capabilities) {
+      if (!offered || !rendersApps(capabilities)) return plain;
       withApp ??= [
         ...plain.map((tool): Tool => {
           if (DASHBOARD_TOOLS.has(tool.name)) {
@@ -284,9 +285,9 @@ export function registerFleetApp(
       ];
       return withApp;
     },
-    call(name, args, signal, tracker) {
-      if (name !== FLEET_TOOL || !offered || !enabled()) return undefined;
-      return fleetStatus(args, signal, tracker);
+    call(name, args, extra, tracker) {
+      if (name !== FLEET_TOOL || !offered || !rendersApps(extra.capabilities)) return undefined;
+      return fleetStatus(args, extra.signal, tracker);
     },
   };
 }

@@ -17,8 +17,8 @@
  *
  * Run from source (tests, tsx) there is no build-time answer and the server answers as usual.
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, McpServer } from '@modelcontextprotocol/server';
+import type { StdioServerHandle } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from '../log.js';
 import { selectTools, type ToolSelection } from './policy.js';
 import { buildToolSpecs, instructions } from './tools.js';
@@ -52,8 +52,8 @@ export interface EarlyOptions {
 export interface Early {
   /** Resolves once `initialize` was answered early, or once it will not be (another message came first). */
   readonly settled: Promise<void>;
-  /** Connect the real server to stdio, handing it everything read so far. */
-  connect(server: McpServer): Promise<void>;
+  /** Serve stdio with the real servers (serveStdio), handing them everything read so far. */
+  serve(factory: () => McpServer, onerror: (err: Error) => void): Promise<StdioServerHandle>;
 }
 
 /** The `initialize` result the SDK server gives for this request (see Server._oninitialize). */
@@ -152,14 +152,14 @@ export function listenEarly(options: EarlyOptions): Early | undefined {
 
   return {
     settled,
-    async connect(server: McpServer): Promise<void> {
+    async serve(factory: () => McpServer, onerror: (err: Error) => void): Promise<StdioServerHandle> {
       stdin.pause();
       stdin.off('data', onData);
       stdin.off('end', finish);
       finish();
-      const [{ StdioServerTransport }, { deserializeMessage }] = await Promise.all([
-        import('@modelcontextprotocol/sdk/server/stdio.js'),
-        import('@modelcontextprotocol/sdk/shared/stdio.js'),
+      const [{ StdioServerTransport, serveStdio }, { deserializeMessage }] = await Promise.all([
+        import('@modelcontextprotocol/server/stdio'),
+        import('@modelcontextprotocol/server'),
       ]);
       const transport = new StdioServerTransport(stdin, stdout);
       if (answered) {
@@ -181,7 +181,7 @@ export function listenEarly(options: EarlyOptions): Early | undefined {
           return send(message);
         };
       }
-      await server.connect(transport);
+      const handle = serveStdio(factory, { transport, onerror });
       // What was read so far, as the transport would have read it: the whole lines now, in order;
       // a partial last line back in front of stdin (which may also have ended meanwhile).
       const read = Buffer.concat(chunks);
@@ -198,6 +198,7 @@ export function listenEarly(options: EarlyOptions): Early | undefined {
       }
       if (end < read.length && !stdin.readableEnded) stdin.unshift(read.subarray(end));
       stdin.resume();
+      return handle;
     },
   };
 }

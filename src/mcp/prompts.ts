@@ -3,9 +3,9 @@
  * Each returns one user message that walks the agent through the tool calls, with the arguments
  * filled in. Arguments complete from live data: VM ids and names, distribution names, tariffs.
  */
-import { completable } from '@modelcontextprotocol/sdk/server/completable.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { GetPromptResult } from '@modelcontextprotocol/sdk/types.js';
+
+import type { GetPromptResult, McpServer } from '@modelcontextprotocol/server';
+import { completable } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
 
@@ -49,22 +49,22 @@ export function registerPrompts(server: McpServer, client: FlopsClient): void {
         );
       }),
   );
-  const tariffArg = completable(z.string().describe('Tariff name (tariff_list)').optional(), (value) =>
+  const tariffArg = completable(z.string().describe('Tariff name (tariff_list)'), (value) =>
     safely(async () =>
       (await client.call('tariff_list', {})).map((t) => t.name ?? '').filter(startsWith(value ?? '')),
     ),
-  );
+  ).optional();
 
   server.registerPrompt(
     'deploy_server',
     {
       title: 'Deploy a server',
       description: 'Install a new VM from a distribution and tariff, wait for it and report how to reach it.',
-      argsSchema: {
+      argsSchema: z.object({
         distribution: distributionArg,
         tariff: tariffArg,
         name: z.string().describe('Name of the new VM').optional(),
-      },
+      }),
     },
     ({ distribution, tariff, name }) =>
       message(
@@ -85,12 +85,12 @@ export function registerPrompts(server: McpServer, client: FlopsClient): void {
     {
       title: 'Resize a server safely',
       description: 'Snapshot a VM, change its memory/disk/cpu, check it, and roll back if the check fails.',
-      argsSchema: {
+      argsSchema: z.object({
         vm: vmArg('VM id or name'),
         memory: z.string().describe('New RAM in MB, 512-16384').optional(),
         disk: z.string().describe('New disk in MB (can only grow), 8192-524288').optional(),
         cpu: z.string().describe('New CPU cores, 1-12').optional(),
-      },
+      }),
     },
     ({ vm, memory, disk, cpu }) => {
       const changes = [
@@ -116,7 +116,7 @@ export function registerPrompts(server: McpServer, client: FlopsClient): void {
     {
       title: 'Restore a server from a backup',
       description: 'Choose a backup of a VM and restore it, after spelling out what will be lost.',
-      argsSchema: { vm: vmArg('VM id or name') },
+      argsSchema: z.object({ vm: vmArg('VM id or name') }),
     },
     ({ vm }) =>
       message(

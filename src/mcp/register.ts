@@ -9,16 +9,18 @@
  * No handler has its own try/catch; no tool is registered anywhere else. `tools/list` is computed
  * once from the specs.
  */
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
-  CallToolRequestSchema,
   type CallToolResult,
-  ErrorCode,
-  ListToolsRequestSchema,
-  McpError,
+  CLIENT_CAPABILITIES_META_KEY,
+  type ClientCapabilities,
+  type InputRequiredResult,
+  ProtocolError,
+  ProtocolErrorCode,
+  type Server,
+  type ServerContext,
   type ServerNotification,
   type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
 import { FlopsValidationError } from '../api/errors.js';
@@ -28,7 +30,13 @@ import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
 import type { AppHook } from './app.js';
 import type { AuditEntry, AuditLog } from './audit.js';
-import { type Confirmation, confirmDestructive, readOnlyRefusal } from './policy.js';
+import {
+  type Confirmation,
+  type ConfirmSeal,
+  type ConfirmState,
+  confirmDestructive,
+  readOnlyRefusal,
+} from './policy.js';
 import { nameArgIssues, resolveArgs } from './resolve.js';
 import { errorResult, fail, OperationTracker, ok, operationFailure } from './results.js';
 import type { ToolSpec } from './tools.js';
@@ -54,6 +62,8 @@ export interface ToolContext {
   onChange?: ((vmId: number | undefined) => void) | undefined;
   /** MCP App (app.ts): per-session links in tools/list and the app-only tool. */
   app?: AppHook | undefined;
+  /** The seal of confirmation state (policy.ts). */
+  seal: ConfirmSeal;
 }
 
 /** What the SDK hands a request handler, reduced to what tools use. */
@@ -61,6 +71,13 @@ export interface CallExtra {
   signal: AbortSignal;
   progressToken?: string | number | undefined;
   sendNotification: (notification: ServerNotification) => Promise<void>;
+  /** The client's capabilities for this request (see clientCapabilities). */
+  capabilities: ClientCapabilities | undefined;
+  /** Multi-round-trip: this round's answers and verified state (2026, or the 2025 legacy shim). */
+  inputResponses: Record<string, unknown> | undefined;
+  state: ConfirmState | undefined;
+  /** A log notification to the client (2025 sessions; on 2026 only when the request asks for it). */
+  log: (level: 'warning' | 'info', data: unknown) => Promise<void>;
 }
 
 const PLURAL: Record<string, string> = {
@@ -134,17 +151,19 @@ export function installTools(
   let listed: Tool[] | undefined;
   const tracker = new OperationTracker();
   server.registerCapabilities({ tools: { listChanged: false } });
-  server.setRequestHandler(ListToolsRequestSchema, () => {
+  server.setRequestHandler('tools/list', (_request, rc) => {
     listed ??= specs.map((spec) => PREBUILT?.[spec.name] ?? toolDefinition(spec));
-    return { tools: ctx.app ? ctx.app.list(listed) : listed };
+    return { tools: ctx.app ? ctx.app.list(listed, clientCapabilities(server, rc, ctx.stateless)) : listed };
   });
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+  server.setRequestHandler('tools/call', async (request, rc) => {
+    const extra = callExtra(server, rc, ctx);
     const spec = byName.get(request.params.name);
     if (!spec) {
-      const app = ctx.app?.call(request.params.name, request.params.arguments, extra.signal, tracker);
+      const app = ctx.app?.call(request.params.name, request.params.arguments, extra, tracker);
       if (app) return app;
       const disabled = known.get(request.params.name);
-      if (!disabled) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
+      if (!disabled)
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
       const refusal =
         ctx.readOnly && !disabled.annotations.readOnlyHint
           ? readOnlyRefusal(disabled)
@@ -163,13 +182,38 @@ export function installTools(
       }
       return refusal;
     }
-    const callExtra: CallExtra = {
-      signal: extra.signal,
-      progressToken: request.params._meta?.progressToken,
-      sendNotification: extra.sendNotification,
-    };
-    return callTool(spec, request.params.arguments ?? {}, callExtra, ctx, server, tracker);
+    return callTool(spec, request.params.arguments ?? {}, extra, ctx, tracker);
   });
+}
+
+/**
+ * The client's capabilities for this request: the per-request envelope's on 2026-07-28, the
+ * session's on 2025; undefined when they cannot be known (stateless 2025 HTTP).
+ */
+export function clientCapabilities(
+  server: Server,
+  rc: ServerContext,
+  stateless: boolean | undefined,
+): ClientCapabilities | undefined {
+  // The envelope's keys are wire-only in the SDK's public types.
+  const envelope = (rc.mcpReq.envelope as Record<string, unknown> | undefined)?.[
+    CLIENT_CAPABILITIES_META_KEY
+  ];
+  if (envelope) return envelope as ClientCapabilities;
+  return stateless ? undefined : server.getClientCapabilities();
+}
+
+/** What the SDK hands a tools/call handler, reduced to what the seam uses. */
+function callExtra(server: Server, rc: ServerContext, ctx: ToolContext): CallExtra {
+  return {
+    signal: rc.mcpReq.signal,
+    progressToken: rc.mcpReq._meta?.progressToken,
+    sendNotification: (n) => rc.mcpReq.notify(n),
+    capabilities: clientCapabilities(server, rc, ctx.stateless),
+    inputResponses: rc.mcpReq.inputResponses,
+    state: rc.mcpReq.requestState<ConfirmState>(),
+    log: (level, data) => rc.mcpReq.log(level, data, 'flops-mcp'),
+  };
 }
 
 /** Parse arguments: strict schema, then the row's cross-field rules. */
@@ -188,9 +232,8 @@ export async function callTool(
   args: unknown,
   extra: CallExtra,
   ctx: ToolContext,
-  server: Server,
   tracker: OperationTracker,
-): Promise<CallToolResult> {
+): Promise<CallToolResult | InputRequiredResult> {
   const started = performance.now();
   const write = !spec.annotations.readOnlyHint;
   let params: Record<string, unknown> | undefined;
@@ -218,14 +261,20 @@ export async function callTool(
         params = resolved.params;
         let refusal: CallToolResult | undefined;
         if (spec.annotations.destructiveHint) {
-          ({ refusal, confirmation } = await confirmDestructive(ctx.confirm ?? 'elicit', {
+          const decided = await confirmDestructive(ctx.confirm ?? 'elicit', {
             spec,
             params,
             vm: resolved.vm,
-            server,
-            stateless: ctx.stateless === true,
-            signal: extra.signal,
-          }));
+            capabilities: extra.capabilities,
+            inputResponses: extra.inputResponses,
+            state: extra.state,
+            seal: ctx.seal,
+            actor: ctx.actor,
+          });
+          // The question goes out; the call comes back with the answer (nothing sent, nothing audited).
+          if (decided.ask) return decided.ask;
+          refusal = decided.refusal;
+          confirmation = decided.confirmation;
         }
         if (refusal) {
           outcome =
@@ -246,7 +295,7 @@ export async function callTool(
       ctx.log.warn(`tool ${spec.name} failed`, { error: err instanceof Error ? err.message : String(err) });
   }
   if (extra.signal.aborted && (sent || operationId !== undefined)) {
-    result = await reportCancelled(spec.name, write, operationId, server, ctx);
+    result = await reportCancelled(spec.name, write, operationId, extra, ctx);
     outcome = 'cancelled';
   }
   const data = result.structuredContent as Record<string, unknown> | undefined;
@@ -286,7 +335,7 @@ async function reportCancelled(
   tool: string,
   write: boolean,
   operationId: number | undefined,
-  server: Server,
+  extra: CallExtra,
   ctx: ToolContext,
 ): Promise<CallToolResult> {
   const message = !write
@@ -296,9 +345,7 @@ async function reportCancelled(
       : `${tool} was cancelled after its request was sent: it may have taken effect. Check with vm_get or the list tools before repeating it.`;
   const data = { tool, operationId: operationId ?? null, status: 'CANCELLED', message };
   ctx.log.warn(`tool ${tool} cancelled`, { operationId: operationId ?? null });
-  await server
-    .sendLoggingMessage({ level: 'warning', logger: 'flops-mcp', data }, server.transport?.sessionId)
-    .catch(() => undefined);
+  await extra.log('warning', data).catch(() => undefined);
   return fail(message, data);
 }
 

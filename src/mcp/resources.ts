@@ -3,14 +3,14 @@
  * backups, and an operation. Each reads through the same client as the tools; a failed read of a
  * templated resource is a protocol error (the resource does not exist or cannot be read).
  */
-import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+
+import type { McpServer, ReadResourceResult } from '@modelcontextprotocol/server';
 import {
-  ErrorCode,
-  McpError,
-  type ReadResourceResult,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceNotFoundError,
+  ResourceTemplate,
+} from '@modelcontextprotocol/server';
 import type { FlopsClient } from '../api/client.js';
 import { errorResult } from './results.js';
 
@@ -28,33 +28,75 @@ const LISTS = [
   ['pubkeys', 'pubkey_list', 'SSH public keys registered in the account'],
 ] as const;
 
+/** Subscriptions one 2025 session may hold; each URI is one of ours, so short. */
+export const MAX_SUBSCRIPTIONS = 100;
+
+/** A URI that names one of our resources: the lists, or a VM's resources by a decimal id. */
+export function isKnownResourceUri(uri: string): boolean {
+  return (
+    uri.length <= 64 &&
+    (LISTS.some(([name]) => uri === `flops://${name}`) ||
+      /^flops:\/\/vms\/[1-9]\d{0,9}(?:\/snapshots|\/backups)?$/.test(uri) ||
+      /^flops:\/\/operations\/[1-9]\d{0,9}$/.test(uri))
+  );
+}
+
 /**
- * Resource subscriptions: a client subscribes to URIs; after a write that changed a VM, the seam
- * calls `changed(vmId)` and subscribers of that VM, its snapshots/backups and the VM list are told.
+ * Resource subscriptions. After a write that changed a VM, the seam calls `changed(vmId)` and the
+ * VM, its snapshots/backups and the VM list are announced as updated:
+ * - 2025 sessions subscribe with `resources/subscribe` (only URIs of our resources, at most
+ *   MAX_SUBSCRIPTIONS a session) and are told of their own URIs;
+ * - 2026-07-28 clients listen with `subscriptions/listen`, served by the SDK's entries: over stdio
+ *   the notification this instance sends is routed to the listen streams; over HTTP `publish` puts
+ *   it on the process's event bus, which also reaches listeners of other requests.
  */
-export function enableSubscriptions(server: McpServer): { changed: (vmId: number | undefined) => void } {
+export function enableSubscriptions(
+  server: McpServer,
+  publish?: (uri: string) => void,
+): { changed: (vmId: number | undefined) => void } {
   const subscribed = new Set<string>();
   server.server.registerCapabilities({ resources: { subscribe: true } });
-  server.server.setRequestHandler(SubscribeRequestSchema, (request) => {
-    subscribed.add(request.params.uri);
+  server.server.setRequestHandler('resources/subscribe', (request) => {
+    const { uri } = request.params;
+    if (!isKnownResourceUri(uri)) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `Cannot subscribe to ${uri.slice(0, 64)}${uri.length > 64 ? '…' : ''}: not a resource of this server (flops://vms, flops://vms/{vmId}, …/snapshots, …/backups, the catalog lists)`,
+      );
+    }
+    if (!subscribed.has(uri) && subscribed.size >= MAX_SUBSCRIPTIONS) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `Too many subscriptions (${MAX_SUBSCRIPTIONS} per session): unsubscribe from some first`,
+      );
+    }
+    subscribed.add(uri);
     return {};
   });
-  server.server.setRequestHandler(UnsubscribeRequestSchema, (request) => {
+  server.server.setRequestHandler('resources/unsubscribe', (request) => {
     subscribed.delete(request.params.uri);
     return {};
   });
   return {
     changed: (vmId) => {
-      if (subscribed.size === 0) return;
       const uris = [
         'flops://vms',
         ...(vmId === undefined ? [] : ['', '/snapshots', '/backups'].map((s) => `flops://vms/${vmId}${s}`)),
       ];
+      // A 2026-07-28 stdio connection (no publish): its listen streams filter what is sent.
+      const modernStdio = publish === undefined && isModern(server);
       for (const uri of uris) {
-        if (subscribed.has(uri)) server.server.sendResourceUpdated({ uri }).catch(() => undefined);
+        publish?.(uri);
+        if (subscribed.has(uri) || modernStdio)
+          server.server.sendResourceUpdated({ uri }).catch(() => undefined);
       }
     },
   };
+}
+
+/** The instance serves the 2026-07-28 revision (no initialize, per-request envelope). */
+export function isModern(server: McpServer): boolean {
+  return (server.server.getNegotiatedProtocolVersion() ?? '') >= '2026';
 }
 
 export function registerResources(server: McpServer, client: FlopsClient): void {
@@ -63,7 +105,10 @@ export function registerResources(server: McpServer, client: FlopsClient): void 
       return json(uri, await fn());
     } catch (err) {
       const text = errorResult(err, { tool: `resource ${uri}` }).content[0];
-      throw new McpError(-32002 as ErrorCode, text?.type === 'text' ? text.text : `Cannot read ${uri}`);
+      const message = text?.type === 'text' ? text.text : `Cannot read ${uri}`;
+      // 2026-07-28: a missing resource is -32602 with its uri; 2025 sessions keep -32002, as before.
+      if (isModern(server)) throw new ResourceNotFoundError(uri, message);
+      throw new ProtocolError(-32002 as ProtocolErrorCode, message, { uri });
     }
   };
 
@@ -77,12 +122,14 @@ export function registerResources(server: McpServer, client: FlopsClient): void 
     );
   }
 
-  const vmIdOf = (value: string | string[] | undefined): number => {
-    const id = Number(Array.isArray(value) ? value[0] : value);
-    if (!Number.isInteger(id) || id <= 0)
-      throw new McpError(ErrorCode.InvalidParams, `Invalid VM id: ${value}`);
-    return id;
+  // Decimal ids only: Number() would also take `0x159d6` or `1e5`.
+  const idOf = (what: string, value: string | string[] | undefined): number => {
+    const text = String(Array.isArray(value) ? value[0] : value);
+    if (!/^[1-9]\d{0,9}$/.test(text))
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid ${what} id: ${text.slice(0, 20)}`);
+    return Number(text);
   };
+  const vmIdOf = (value: string | string[] | undefined) => idOf('VM', value);
   const listVms = async () => {
     const vms = await client.call('vm_list', {});
     return {
@@ -125,6 +172,6 @@ export function registerResources(server: McpServer, client: FlopsClient): void 
     new ResourceTemplate('flops://operations/{operationId}', { list: undefined }),
     { title: 'An operation', description: 'An asynchronous operation by id', mimeType: 'application/json' },
     (uri, { operationId }) =>
-      read(uri.href, () => client.call('operation_get', { operationId: Number(operationId) })),
+      read(uri.href, () => client.call('operation_get', { operationId: idOf('operation', operationId) })),
   );
 }

@@ -3,7 +3,7 @@
  * provider's code and message plus what to do next. Transport failures say "provider unavailable,
  * try again"; their detail goes to the log, not to the model.
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { FlopsApiError, FlopsTransportError, FlopsValidationError } from '../api/errors.js';
 import { isRead, type OperationDef } from '../api/operations.js';
 import type { Operation } from '../api/types.js';

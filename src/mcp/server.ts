@@ -2,14 +2,14 @@
  * createServer: an MCP server for one client session, with every tool, resource and the server's
  * instructions derived from the operation table.
  */
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer } from '@modelcontextprotocol/server';
 import type { FlopsClient } from '../api/client.js';
 import type { ConfirmMode } from '../config.js';
 import { type Logger, silentLogger } from '../log.js';
 import { VERSION } from '../version.js';
 import { registerFleetApp } from './app.js';
 import type { AuditLog } from './audit.js';
-import { selectTools, type ToolSelection } from './policy.js';
+import { ConfirmSeal, selectTools, type ToolSelection } from './policy.js';
 import { registerPrompts } from './prompts.js';
 import { installTools } from './register.js';
 import { enableSubscriptions, registerResources } from './resources.js';
@@ -35,17 +35,42 @@ export interface ServerOptions {
   audit?: AuditLog | undefined;
   /** The clientId acting for this session, for the audit log. */
   actor?: string | undefined;
+  /** The seal of confirmation state; one per process (or one key for all replicas). */
+  seal?: ConfirmSeal | undefined;
+  /** HTTP: publish a resource update on the process's event bus (2026 `subscriptions/listen`). */
+  publish?: ((uri: string) => void) | undefined;
 }
+
+/** One seal for the servers of a process that were not given one (stdio, tests). */
+let processSeal: ConfirmSeal | undefined;
+
+/**
+ * Cache hints for the 2026-07-28 revision's list results (2025 answers never carry them). The tool,
+ * prompt and template lists depend only on the server's configuration; the resource list names the
+ * account's VMs, so it is private and short-lived.
+ */
+const CACHE_HINTS = {
+  'server/discover': { ttlMs: 300_000, cacheScope: 'private' },
+  'tools/list': { ttlMs: 300_000, cacheScope: 'private' },
+  'prompts/list': { ttlMs: 300_000, cacheScope: 'private' },
+  'resources/templates/list': { ttlMs: 300_000, cacheScope: 'private' },
+  'resources/list': { ttlMs: 10_000, cacheScope: 'private' },
+} as const;
 
 export function createServer(options: ServerOptions): McpServer {
   const all = buildToolSpecs();
   const selection = options.selection ?? {};
   const tools = selectTools(all, selection);
   const log = options.log ?? silentLogger;
+  processSeal ??= new ConfirmSeal();
+  const seal = options.seal ?? processSeal;
   const server = new McpServer(
     { name: 'flops-mcp', title: 'Flops virtual servers', version: VERSION },
     {
       capabilities: { resources: {}, logging: {} },
+      cacheHints: CACHE_HINTS,
+      // Confirmation state comes back from the client: sealed, and refused (-32602) when altered or expired.
+      requestState: { verify: seal.verify },
       instructions: instructions(
         tools,
         options.sandbox === true,
@@ -56,7 +81,7 @@ export function createServer(options: ServerOptions): McpServer {
   );
   registerResources(server, options.client);
   registerPrompts(server, options.client);
-  const subscriptions = enableSubscriptions(server);
+  const subscriptions = enableSubscriptions(server, options.publish);
   // MCP App: the fleet dashboard (app.ts).
   const app = registerFleetApp(server, {
     client: options.client,
@@ -76,6 +101,7 @@ export function createServer(options: ServerOptions): McpServer {
     actor: options.actor,
     onChange: subscriptions.changed,
     app,
+    seal,
   });
   return server;
 }

@@ -171,3 +171,116 @@ export function forbiddenQueryParams(search: URLSearchParams): string[] {
   for (const name of search.keys()) if (FORBIDDEN_QUERY.test(name)) names.add(name);
   return [...names];
 }
+
+/** Why a request is refused before it reaches MCP: an HTTP status and a JSON-RPC error. */
+export interface Refusal {
+  status: number;
+  code: number;
+  message: string;
+  headers?: Record<string, string>;
+  /** For the log: what was refused (never a value from the request). */
+  why: string;
+  level: 'debug' | 'warn';
+}
+
+export interface GuardContext {
+  lists: AllowLists;
+  checkToken: ((authorization: string | undefined) => boolean) | undefined;
+  stateless: boolean;
+}
+
+export interface GuardRequest {
+  method: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  url: URL;
+}
+
+type Guard = (req: GuardRequest, g: GuardContext) => Refusal | undefined;
+
+const single = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+/**
+ * The guards of `/mcp`, in order: DNS rebinding (Host, then Origin), the bearer token, credentials
+ * in the query string, the credential headers' shape, the HTTP method. The first refusal answers.
+ */
+export const GUARDS: readonly Guard[] = [
+  (req, g) =>
+    hostAllowed(single(req.headers['host']), g.lists)
+      ? undefined
+      : {
+          status: 403,
+          code: -32000,
+          message: 'Forbidden: Host header not allowed',
+          why: 'Host not allowed',
+          level: 'debug',
+        },
+  (req, g) =>
+    originAllowed(single(req.headers['origin']), g.lists)
+      ? undefined
+      : {
+          status: 403,
+          code: -32000,
+          message: 'Forbidden: Origin not allowed',
+          why: 'Origin not allowed',
+          level: 'debug',
+        },
+  (req, g) => {
+    const authorization = single(req.headers['authorization']);
+    if (!g.checkToken || g.checkToken(authorization)) return undefined;
+    return {
+      status: 401,
+      code: -32001,
+      message: 'Unauthorized: send "Authorization: Bearer <token>"',
+      headers: {
+        'WWW-Authenticate': authorization
+          ? 'Bearer realm="flops-mcp", error="invalid_token"'
+          : 'Bearer realm="flops-mcp"',
+      },
+      why: 'missing or wrong bearer token',
+      level: 'debug',
+    };
+  },
+  (req) => {
+    const forbidden = forbiddenQueryParams(req.url.searchParams);
+    if (forbidden.length === 0) return undefined;
+    return {
+      status: 400,
+      code: -32000,
+      message: `Credentials and endpoints are never accepted in the query string (${forbidden.join(', ')}): send X-Flops-Client-Id and X-Flops-Api-Key headers`,
+      why: `credentials in the query string (${forbidden.join(', ')})`,
+      level: 'warn',
+    };
+  },
+  (req) => {
+    const creds = readCredentialHeaders(req.headers);
+    return creds.kind === 'invalid'
+      ? {
+          status: 400,
+          code: -32000,
+          message: creds.message,
+          why: 'incomplete credential headers',
+          level: 'debug',
+        }
+      : undefined;
+  },
+  (req, g) =>
+    req.method === 'POST' || req.method === 'GET' || req.method === 'DELETE'
+      ? undefined
+      : {
+          status: 405,
+          code: -32000,
+          message: 'Method not allowed',
+          headers: { Allow: g.stateless ? 'POST' : 'GET, POST, DELETE' },
+          why: `method ${req.method}`,
+          level: 'debug',
+        },
+];
+
+/** The first guard that refuses the request, if any. */
+export function refusalOf(req: GuardRequest, g: GuardContext): Refusal | undefined {
+  for (const guard of GUARDS) {
+    const refusal = guard(req, g);
+    if (refusal) return refusal;
+  }
+  return undefined;
+}

@@ -1,0 +1,354 @@
+/**
+ * The Streamable HTTP server on plain `node:http`: MCP at `/mcp`, a health check at `/healthz`.
+ * One endpoint serves both generations of MCP.
+ *
+ * Every `/mcp` request first passes the guards of guards.ts, in order (Host and Origin allow-lists,
+ * the bearer token, no credentials in the query string, the credential headers' shape, the method),
+ * and its body is read under a size limit. Then:
+ *
+ * - a 2026-07-28 request (per-request `_meta` envelope) goes to the per-request path
+ *   (stateless.ts), whatever the mode: that revision has no sessions;
+ * - a 2025 request goes to a session (sessions.ts), or with `--stateless` to the per-request path.
+ *
+ * Secrets never reach the log: neither the token nor an api key is put into a message, and session
+ * ids are logged by their first 8 characters only.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isLegacyRequest, type McpServer } from '@modelcontextprotocol/server';
+import type { FlopsClient } from '../api/client.js';
+import type { Logger } from '../log.js';
+import { VERSION } from '../version.js';
+import { readJsonBody } from './body.js';
+import {
+  allowLists,
+  authorityHost,
+  bearerChecker,
+  type Credentials,
+  isLoopbackHost,
+  readCredentialHeaders,
+  refusalOf,
+} from './guards.js';
+import { type Resolved, SessionStore } from './sessions.js';
+import { PerRequestServing } from './stateless.js';
+
+export { type Credentials, isLoopbackHost } from './guards.js';
+
+export const MCP_PATH = '/mcp';
+export const HEALTH_PATH = '/healthz';
+
+export interface HttpServerOptions {
+  /** Interface to bind; loopback unless a token is given. */
+  host: string;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  stateless: boolean;
+  /** FLOPS_MCP_TOKEN: when set, every `/mcp` request needs `Authorization: Bearer <token>`. */
+  token?: string | undefined;
+  log: Logger;
+  /**
+   * A FlopsClient for a session (stateful) or a request (stateless). With credentials, the client
+   * is the session's own and is closed with it; `undefined` means the server's own credentials, and
+   * that client is shared: it is never closed here. May throw when the server has no credentials of
+   * its own and the request brings none.
+   */
+  clientFor: (creds: Credentials | undefined) => FlopsClient;
+  /** Whether clientFor(undefined) works (the server has credentials of its own). */
+  hasDefaultCredentials: boolean;
+  /**
+   * One MCP server per session (stateful 2025) or per request (2026, and stateless 2025: client
+   * capabilities from the request's envelope, or unknown). `publish` announces a resource update
+   * to every `subscriptions/listen` stream of the process.
+   */
+  serverFor: (client: FlopsClient, info: { stateless: boolean; publish: (uri: string) => void }) => McpServer;
+  /** Merged into `GET /healthz` (version, mode, readOnly…): never a secret. */
+  health: () => Record<string, unknown>;
+  /** Extra `Host` values: `name:port` exactly, or `name` on any port (a reverse proxy's name). */
+  allowedHosts?: string[] | undefined;
+  /** Extra `Origin` values, e.g. `https://app.example.com`. */
+  allowedOrigins?: string[] | undefined;
+  /** A session unused this long is closed. Default 30 min. */
+  sessionIdleMs?: number | undefined;
+  /** Sessions open at once; an initialize beyond it gets 503. Default 100. */
+  maxSessions?: number | undefined;
+  /** Largest POST body; beyond it 413. Default 1 MiB. */
+  maxBodyBytes?: number | undefined;
+  /** How long close() lets in-flight responses finish before cutting connections. Default 2 s. */
+  shutdownGraceMs?: number | undefined;
+}
+
+export interface HttpServerHandle {
+  /** `http://host:port/mcp` */
+  url: string;
+  port: number;
+  /** Stop accepting, end every session, close every connection; leaves no timer. */
+  close(): Promise<void>;
+  /** Sessions open now (always 0 when stateless). */
+  sessions(): number;
+}
+
+/** The server cannot start as configured (e.g. a non-loopback bind without a token): a usage error. */
+export class HttpConfigError extends Error {
+  override name = 'HttpConfigError';
+}
+
+const DEFAULTS = { sessionIdleMs: 30 * 60_000, maxSessions: 100, maxBodyBytes: 1024 * 1024, graceMs: 2_000 };
+
+const SHUTDOWN_MESSAGE =
+  'The MCP server is shutting down: this request was cancelled. An operation it started may still be running at Flops.';
+
+/** A JSON-RPC error response with no id, as the SDK's transport writes them. */
+function rpcError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const body = JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(body)),
+    ...headers,
+  });
+  res.end(body);
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new HttpConfigError(`${name} must be a positive number`);
+  return value;
+}
+
+export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerHandle> {
+  const token = o.token === '' ? undefined : o.token;
+  if (!isLoopbackHost(o.host) && token === undefined) {
+    throw new HttpConfigError(
+      `Refusing to listen on ${o.host}, which is not a loopback address, without a token: ` +
+        'set FLOPS_MCP_TOKEN (clients then send "Authorization: Bearer <token>"), or bind 127.0.0.1.',
+    );
+  }
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
+    throw new HttpConfigError('port must be an integer from 0 to 65535');
+  }
+  const idleMs = positive('sessionIdleMs', o.sessionIdleMs, DEFAULTS.sessionIdleMs);
+  const maxSessions = Math.floor(positive('maxSessions', o.maxSessions, DEFAULTS.maxSessions));
+  const maxBodyBytes = positive('maxBodyBytes', o.maxBodyBytes, DEFAULTS.maxBodyBytes);
+  const graceMs = o.shutdownGraceMs ?? DEFAULTS.graceMs;
+  const log = o.log;
+  const checkToken = token === undefined ? undefined : bearerChecker(token);
+  if (token !== undefined && token.length < 16) {
+    log.warn('FLOPS_MCP_TOKEN is short: use at least 16 random characters');
+  }
+
+  function resolveClient(creds: Credentials | undefined): Resolved {
+    const noCreds = {
+      status: 401,
+      message:
+        'This server has no Flops credentials of its own: send X-Flops-Client-Id and X-Flops-Api-Key headers',
+    };
+    if (creds === undefined && !o.hasDefaultCredentials) return noCreds;
+    try {
+      return { client: o.clientFor(creds), owns: creds !== undefined };
+    } catch {
+      return creds === undefined
+        ? noCreds
+        : { status: 400, message: 'The credential headers are not usable' };
+    }
+  }
+
+  const perRequest = new PerRequestServing({
+    log,
+    maxBodyBytes,
+    resolveClient,
+    serverFor: (client, publish) => o.serverFor(client, { stateless: true, publish }),
+    rpcError,
+  });
+  const sessions = new SessionStore({
+    log,
+    idleMs,
+    maxSessions,
+    resolveClient,
+    serverFor: (client) => o.serverFor(client, { stateless: false, publish: perRequest.publish }),
+    rpcError,
+  });
+  let closing = false;
+  /** HTTP requests in flight (SSE streams included), and POSTs among them. */
+  let activeRequests = 0;
+  let activePosts = 0;
+  /** Re-checks the condition close() is waiting for. */
+  let wake: (() => void) | undefined;
+  // Set once listening; requests cannot arrive before.
+  let lists = allowLists(o.host, o.port, o.allowedHosts, o.allowedOrigins);
+
+  /** The parsed body, or undefined once an error has been answered. */
+  async function readBody(
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<{ value: unknown } | undefined> {
+    const result = await readJsonBody(req, maxBodyBytes);
+    switch (result.kind) {
+      case 'ok':
+        return { value: result.value };
+      case 'too-large':
+        rpcError(res, 413, -32000, `Request body too large (limit ${maxBodyBytes} bytes)`, {
+          Connection: 'close',
+        });
+        return undefined;
+      case 'invalid':
+        rpcError(res, 400, -32700, result.message);
+        return undefined;
+      case 'aborted':
+        res.destroy();
+        return undefined;
+    }
+  }
+
+  function handleHealth(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      rpcError(res, 405, -32000, 'Method not allowed', { Allow: 'GET, HEAD' });
+      return;
+    }
+    const body = JSON.stringify({
+      status: 'ok',
+      version: VERSION,
+      transport: 'http',
+      stateless: o.stateless,
+      ...o.health(),
+    });
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Content-Length': String(Buffer.byteLength(body)),
+      'Cache-Control': 'no-store',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://request.invalid');
+    if (closing) {
+      rpcError(res, 503, -32000, 'Server is shutting down', { Connection: 'close' });
+      return;
+    }
+    if (url.pathname === HEALTH_PATH) return handleHealth(req, res);
+    if (url.pathname !== MCP_PATH) {
+      rpcError(res, 404, -32000, `Not found: the MCP endpoint is ${MCP_PATH}`);
+      return;
+    }
+    const refusal = refusalOf(
+      { method: req.method, headers: req.headers, url },
+      { lists, checkToken, stateless: o.stateless },
+    );
+    if (refusal) {
+      log[refusal.level](`http request refused: ${refusal.why}`);
+      rpcError(res, refusal.status, refusal.code, refusal.message, refusal.headers);
+      return;
+    }
+    const creds = readCredentialHeaders(req.headers);
+    const own = creds.kind === 'some' ? creds.creds : undefined;
+    let body: unknown;
+    if (req.method === 'POST') {
+      const read = await readBody(req, res);
+      if (read === undefined) return;
+      body = read.value;
+      // The revision is in the message itself (its `_meta` envelope): 2026-07-28 has no sessions.
+      if (!(await isLegacyRequest(new Request('http://local/mcp', { method: 'POST' }), body))) {
+        await perRequest.modern(req, res, body, own);
+        return;
+      }
+    }
+    if (o.stateless) await perRequest.legacy(req, res, body, own);
+    else await sessions.handle(req, res, body, creds);
+  }
+
+  /** Resolves when `done()` holds (checked as requests end) or after `ms`; leaves no timer. */
+  function waitUntil(done: () => boolean, ms: number): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      wake = () => {
+        if (done()) finish();
+      };
+    });
+  }
+
+  const httpServer = createServer((req, res) => {
+    const post = req.method === 'POST';
+    activeRequests++;
+    if (post) activePosts++;
+    res.once('close', () => {
+      activeRequests--;
+      if (post) activePosts--;
+      wake?.();
+    });
+    handle(req, res).catch((err: unknown) => {
+      log.error('http request failed', { error: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) rpcError(res, 500, -32603, 'Internal error');
+      else res.destroy();
+    });
+  });
+  httpServer.on('clientError', (_err, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(o.port, o.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const address = httpServer.address();
+  if (address === null || typeof address === 'string') {
+    httpServer.close();
+    throw new Error('http: no TCP address');
+  }
+  const port = address.port;
+  lists = allowLists(o.host, port, o.allowedHosts, o.allowedOrigins);
+  const shownHost =
+    o.host === '0.0.0.0'
+      ? '127.0.0.1'
+      : o.host === '::' || o.host === '[::]'
+        ? '[::1]'
+        : authorityHost(o.host);
+  const url = `http://${shownHost}:${port}${MCP_PATH}`;
+
+  const sweeper = setInterval(() => sessions.sweep(), Math.max(20, Math.min(60_000, Math.floor(idleMs / 2))));
+  sweeper.unref();
+
+  log.info('http listening', {
+    url,
+    stateless: o.stateless,
+    auth: token ? 'bearer' : 'none',
+    perUserCredentials: true,
+  });
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    sessions: () => sessions.size,
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        clearInterval(sweeper);
+        const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        // Calls in flight may finish within the grace period; the rest are answered with an error.
+        await waitUntil(() => activePosts === 0, graceMs);
+        await Promise.allSettled([sessions.close(SHUTDOWN_MESSAGE), perRequest.close(SHUTDOWN_MESSAGE)]);
+        httpServer.closeIdleConnections();
+        await waitUntil(() => activeRequests === 0, 500);
+        httpServer.closeAllConnections();
+        await stopped;
+        log.info('http stopped');
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Requests served without a session: every 2026-07-28 request (the revision has no sessions), and
+ * 2025 requests in `--stateless` mode. Each gets a fresh MCP server and the FlopsClient of its
+ * credentials, closed when its response ends.
+ *
+ * - 2026-07-28: the SDK's `createMcpHandler` (strict: `legacy: 'reject'`) checks the per-request
+ *   envelope and the `Mcp-Method` / `Mcp-Name` headers, serves `server/discover` and
+ *   `subscriptions/listen` (on one event bus for the process), stamps the server's identity and
+ *   the cache hints. The request's client reaches the server factory through `authInfo`.
+ * - 2025 without sessions: the SDK's transport with no session id generator, as before; GET and
+ *   DELETE are 405.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  type AuthInfo,
+  createMcpHandler,
+  InMemoryServerEventBus,
+  type McpServer,
+} from '@modelcontextprotocol/server';
+import type { FlopsClient } from '../api/client.js';
+import type { Logger } from '../log.js';
+import type { Credentials } from './guards.js';
+import type { Resolved } from './sessions.js';
+import { TrackingTransport } from './transport.js';
+import { sendWebResponse, toWebRequest } from './web.js';
+
+export interface PerRequestOptions {
+  log: Logger;
+  maxBodyBytes: number;
+  resolveClient: (creds: Credentials | undefined) => Resolved;
+  /** A server for one request; `publish` announces a resource update to every listener. */
+  serverFor: (client: FlopsClient, publish: (uri: string) => void) => McpServer;
+  rpcError: (
+    res: ServerResponse,
+    status: number,
+    code: number,
+    message: string,
+    headers?: Record<string, string>,
+  ) => void;
+}
+
+export class PerRequestServing {
+  /** `subscriptions/listen` streams of this process listen here; every write publishes here. */
+  readonly bus = new InMemoryServerEventBus();
+  readonly publish = (uri: string) => this.bus.publish({ kind: 'resource_updated', uri });
+  readonly #o: PerRequestOptions;
+  readonly #clients = new WeakMap<AuthInfo, FlopsClient>();
+  readonly #modern;
+  /** 2025 stateless exchanges in flight, ended with an error on shutdown. */
+  readonly #exchanges = new Set<(cancel?: string) => Promise<void>>();
+
+  constructor(options: PerRequestOptions) {
+    this.#o = options;
+    this.#modern = createMcpHandler(
+      (context) => {
+        const client = context.authInfo && this.#clients.get(context.authInfo);
+        if (!client) throw new Error('no client for this request');
+        return this.#o.serverFor(client, this.publish);
+      },
+      {
+        legacy: 'reject',
+        bus: this.bus,
+        maxRequestBodySize: options.maxBodyBytes,
+        onerror: (err) => this.#o.log.debug('http modern request refused or failed', { error: err.message }),
+      },
+    );
+  }
+
+  /** A 2026-07-28 request. */
+  async modern(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    creds: Credentials | undefined,
+  ): Promise<void> {
+    const resolved = this.#o.resolveClient(creds);
+    if ('status' in resolved) {
+      this.#o.rpcError(res, resolved.status, -32001, resolved.message);
+      return;
+    }
+    const { client, owns } = resolved;
+    if (owns) res.once('close', () => void client.close().catch(() => undefined));
+    // Not a credential: a handle that carries the request's client to the server factory.
+    const authInfo: AuthInfo = { token: '', clientId: client.clientId, scopes: [] };
+    this.#clients.set(authInfo, client);
+    const response = await this.#modern.fetch(toWebRequest(req, res, body), { authInfo, parsedBody: body });
+    await sendWebResponse(res, response);
+  }
+
+  /** A 2025 request in stateless mode. */
+  async legacy(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    creds: Credentials | undefined,
+  ): Promise<void> {
+    if (req.method !== 'POST') {
+      this.#o.rpcError(res, 405, -32000, 'Method not allowed: this server is stateless (POST only)', {
+        Allow: 'POST',
+      });
+      return;
+    }
+    const resolved = this.#o.resolveClient(creds);
+    if ('status' in resolved) {
+      this.#o.rpcError(res, resolved.status, -32001, resolved.message);
+      return;
+    }
+    const { client, owns } = resolved;
+    let server: McpServer;
+    try {
+      server = this.#o.serverFor(client, this.publish);
+    } catch (err) {
+      if (owns) await client.close().catch(() => undefined);
+      throw err;
+    }
+    // No sessionIdGenerator: stateless (exactOptionalPropertyTypes forbids spelling it `undefined`).
+    const transport = new TrackingTransport({});
+    transport.onerror = (err) => this.#o.log.debug('http transport error', { error: err.message });
+    let ended: Promise<void> | undefined;
+    const end = (cancel?: string) => {
+      ended ??= Promise.resolve().then(async () => {
+        this.#exchanges.delete(end);
+        await (cancel ? transport.cancelAndClose(cancel) : transport.close()).catch(() => undefined);
+        await server.close().catch(() => undefined);
+        if (owns) await client.close().catch(() => undefined);
+      });
+      return ended;
+    };
+    this.#exchanges.add(end);
+    res.once('close', () => void end());
+    await server.connect(transport);
+    const response = await transport.handleRequest(toWebRequest(req, res, body), { parsedBody: body });
+    await sendWebResponse(res, response);
+  }
+
+  /** Stop: end the 2025 exchanges with `message`, abort the 2026 ones and close their streams. */
+  async close(message: string): Promise<void> {
+    await Promise.allSettled([...this.#exchanges].map((end) => end(message)));
+    await this.#modern.close().catch(() => undefined);
+  }
+}
