@@ -17,6 +17,7 @@ import { viteSingleFile } from 'vite-plugin-singlefile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLEET_URI, UI_EXTENSION, UI_MIME_TYPE } from '../src/mcp/app.js';
 import { type Harness, harness, json } from './helpers.js';
+import { requireExternal } from './process-helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -40,8 +41,7 @@ interface TestHost {
   };
 }
 
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env['CI']) throw new Error(`${CHROMIUM} is missing: .ci/run installs it`);
+const haveChromium = requireExternal(CHROMIUM, existsSync(CHROMIUM), '`apt-get install -y chromium`');
 
 describe.skipIf(!haveChromium)('fleet dashboard in a browser', () => {
   let browser: Browser;

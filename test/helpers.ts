@@ -4,12 +4,17 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { StreamableHTTPClientTransport, Client as V2Client } from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { FlopsClient, type FlopsClientOptions } from '../src/api/client.js';
+import { startHttpServer } from '../src/http/server.js';
+import { silentLogger } from '../src/log.js';
 import { createServer, type ServerOptions } from '../src/mcp/server.js';
 import { startSandbox } from '../src/sandbox/index.js';
+
+export { V2Client };
 
 export type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -123,4 +128,56 @@ export function readAudit(path: string): Record<string, unknown>[] {
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/**
+ * The same as `harness`, but the 2026-07-28 revision: the real HTTP server (src/http) on a loopback
+ * port, and the SDK's v2 Client in `auto` mode, which opens with `server/discover`.
+ */
+export async function modernHarness(
+  options: {
+    timeScale?: number;
+    server?: Partial<ServerOptions>;
+    capabilities?: Record<string, unknown>;
+    stateless?: boolean;
+  } = {},
+): Promise<Omit<Harness, 'mcp'> & { mcp: V2Client; url: string }> {
+  const { sandbox, client: flops, close } = await sandboxWithClient({ timeScale: options.timeScale ?? 0.05 });
+  const http = await startHttpServer({
+    host: '127.0.0.1',
+    port: 0,
+    stateless: options.stateless ?? false,
+    log: silentLogger,
+    hasDefaultCredentials: true,
+    clientFor: () => flops,
+    serverFor: (client, info) =>
+      createServer({
+        client,
+        sandbox: true,
+        waitMinIntervalMs: 20,
+        waitMaxIntervalMs: 200,
+        stateless: info.stateless,
+        publish: info.publish,
+        ...options.server,
+      }),
+    health: () => ({}),
+  });
+  const mcp = new V2Client(
+    { name: 'test-v2', version: '1.0.0' },
+    { versionNegotiation: { mode: 'auto' }, capabilities: options.capabilities ?? {} },
+  );
+  await mcp.connect(new StreamableHTTPClientTransport(new URL(http.url)));
+  if (mcp.getProtocolEra() !== 'modern') throw new Error('the v2 client did not negotiate 2026-07-28');
+  return {
+    sandbox,
+    flops,
+    mcp,
+    url: http.url,
+    call: async (name, args = {}) => (await mcp.callTool({ name, arguments: args })) as CallToolResult,
+    close: async () => {
+      await mcp.close();
+      await http.close();
+      await close();
+    },
+  };
 }

@@ -1,7 +1,42 @@
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATIONS } from '../src/api/operations.js';
-import { DESTRUCTIVE_TOOLS, type Harness, harness } from './helpers.js';
+import { MAX_SUBSCRIPTIONS } from '../src/mcp/resources.js';
+import { DESTRUCTIVE_TOOLS, type Harness, harness, modernHarness, type V2Client } from './helpers.js';
+
+/** What both clients offer the way these tests use it. */
+type SurfaceClient = Pick<
+  V2Client,
+  | 'listTools'
+  | 'callTool'
+  | 'complete'
+  | 'getInstructions'
+  | 'getPrompt'
+  | 'listPrompts'
+  | 'listResources'
+  | 'listResourceTemplates'
+  | 'readResource'
+>;
+
+/** The surface as each generation of client sees it: nothing a 2025 client sees may differ. */
+const CLIENTS = [
+  {
+    client: 'the 2025 Client (SDK 1.x, in memory)',
+    era: '2025' as const,
+    start: async () => {
+      const h = await harness();
+      return { h, mcp: h.mcp as unknown as SurfaceClient };
+    },
+  },
+  {
+    client: 'the v2 Client in auto mode (2026-07-28 over HTTP)',
+    era: '2026' as const,
+    start: async () => {
+      const h = await modernHarness();
+      return { h, mcp: h.mcp as SurfaceClient };
+    },
+  },
+];
 
 type JsonSchema = {
   type?: string;
@@ -12,12 +47,13 @@ type JsonSchema = {
   oneOf?: unknown;
 };
 
-describe('tool surface', () => {
-  let h: Harness;
-  let tools: Awaited<ReturnType<Harness['mcp']['listTools']>>['tools'];
+describe.each(CLIENTS)('tool surface, $client', ({ era, start }) => {
+  let h: Omit<Harness, 'mcp'> & { mcp: unknown };
+  let mcp: SurfaceClient;
+  let tools: Awaited<ReturnType<SurfaceClient['listTools']>>['tools'];
   beforeAll(async () => {
-    h = await harness();
-    tools = (await h.mcp.listTools()).tools;
+    ({ h, mcp } = await start());
+    tools = (await mcp.listTools()).tools;
   });
   afterAll(() => h.close());
 
@@ -93,7 +129,7 @@ describe('tool surface', () => {
   });
 
   it('lists resources and templates', async () => {
-    const resources = (await h.mcp.listResources()).resources.map((r) => r.uri);
+    const resources = (await mcp.listResources()).resources.map((r) => r.uri);
     expect(resources).toEqual(
       expect.arrayContaining([
         'flops://tenants',
@@ -105,7 +141,7 @@ describe('tool surface', () => {
         'flops://vms/85561',
       ]),
     );
-    const templates = (await h.mcp.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+    const templates = (await mcp.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
     expect(templates).toEqual([
       'flops://vms/{vmId}',
       'flops://vms/{vmId}/snapshots',
@@ -115,50 +151,97 @@ describe('tool surface', () => {
   });
 
   it('reads resources and completes vmId', async () => {
-    const vm = await h.mcp.readResource({ uri: 'flops://vms/85561' });
+    const vm = await mcp.readResource({ uri: 'flops://vms/85561' });
     const first = vm.contents[0] as { text: string; mimeType: string };
     expect(first.mimeType).toBe('application/json');
     expect(JSON.parse(first.text)).toMatchObject({ id: 85561, name: 'ubuntu' });
-    const snaps = await h.mcp.readResource({ uri: 'flops://vms/85561/snapshots' });
+    const snaps = await mcp.readResource({ uri: 'flops://vms/85561/snapshots' });
     expect(JSON.parse((snaps.contents[0] as { text: string }).text)).toMatchObject([{ id: 2206 }]);
-    const tariffs = await h.mcp.readResource({ uri: 'flops://tariffs' });
+    const tariffs = await mcp.readResource({ uri: 'flops://tariffs' });
     expect(JSON.parse((tariffs.contents[0] as { text: string }).text).length).toBeGreaterThanOrEqual(13);
-    const completion = await h.mcp.complete({
+    const completion = await mcp.complete({
       ref: { type: 'ref/resource', uri: 'flops://vms/{vmId}' },
       argument: { name: 'vmId', value: '855' },
     });
     expect(completion.completion.values).toEqual(expect.arrayContaining(['85561']));
-    await expect(h.mcp.readResource({ uri: 'flops://vms/999999' })).rejects.toThrow(/not found|error\.vm/i);
+    await expect(mcp.readResource({ uri: 'flops://vms/999999' })).rejects.toThrow(/not found|error\.vm/i);
   });
 
-  it('notifies subscribers when a write changes a VM', async () => {
-    const updated: string[] = [];
-    h.mcp.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
-    await h.mcp.subscribeResource({ uri: 'flops://vms/85561' });
-    await h.mcp.subscribeResource({ uri: 'flops://vms/88534' });
-    const r = await h.mcp.callTool({
-      name: 'vm_rename',
-      arguments: { vmId: 85561, name: 'ubuntu', wait: true },
-    });
-    expect(r.isError).toBeFalsy();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(updated).toEqual(['flops://vms/85561']);
-    await h.mcp.unsubscribeResource({ uri: 'flops://vms/85561' });
-    await h.mcp.callTool({ name: 'vm_rename', arguments: { vmId: 85561, name: 'ubuntu', wait: true } });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(updated).toHaveLength(1);
-  });
+  it.runIf(era === '2025')(
+    'notifies subscribers when a write changes a VM (resources/subscribe)',
+    async () => {
+      const v1 = (h as Harness).mcp;
+      const updated: string[] = [];
+      v1.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
+      await v1.subscribeResource({ uri: 'flops://vms/85561' });
+      await v1.subscribeResource({ uri: 'flops://vms/88534' });
+      const r = await v1.callTool({
+        name: 'vm_rename',
+        arguments: { vmId: 85561, name: 'ubuntu', wait: true },
+      });
+      expect(r.isError).toBeFalsy();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(updated).toEqual(['flops://vms/85561']);
+      await v1.unsubscribeResource({ uri: 'flops://vms/85561' });
+      await v1.callTool({ name: 'vm_rename', arguments: { vmId: 85561, name: 'ubuntu', wait: true } });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(updated).toHaveLength(1);
+    },
+  );
+
+  it.runIf(era === '2025')(
+    'takes subscriptions to its own resources only, and a bounded number',
+    async () => {
+      const v1 = (h as Harness).mcp;
+      for (const uri of ['test://watched', `flops://vms/${'9'.repeat(1_000_000)}`, 'flops://vms/0x159d6']) {
+        await expect(v1.subscribeResource({ uri }), uri.slice(0, 20)).rejects.toThrow(
+          /not a resource of this server/,
+        );
+      }
+      for (let i = 1; i < MAX_SUBSCRIPTIONS; i++) await v1.subscribeResource({ uri: `flops://vms/${i}` });
+      await expect(v1.subscribeResource({ uri: 'flops://vms/999999' })).rejects.toThrow(
+        /Too many subscriptions/,
+      );
+      // Subscribing again to a URI already held is not a new one; unsubscribing makes room.
+      await v1.subscribeResource({ uri: 'flops://vms/1' });
+      await v1.unsubscribeResource({ uri: 'flops://vms/1' });
+      await v1.subscribeResource({ uri: 'flops://vms/999999' });
+      for (let i = 2; i < MAX_SUBSCRIPTIONS; i++) await v1.unsubscribeResource({ uri: `flops://vms/${i}` });
+      await v1.unsubscribeResource({ uri: 'flops://vms/999999' });
+    },
+  );
+
+  it.runIf(era === '2026')(
+    'notifies listeners when a write changes a VM (subscriptions/listen)',
+    async () => {
+      const v2 = h.mcp as V2Client;
+      const updated: string[] = [];
+      v2.setNotificationHandler('notifications/resources/updated', (n) => void updated.push(n.params.uri));
+      const subscription = await v2.listen({ resourceSubscriptions: ['flops://vms/85561'] });
+      const r = await v2.callTool({
+        name: 'vm_rename',
+        arguments: { vmId: 85561, name: 'ubuntu', wait: true },
+      });
+      expect(r.isError).toBeFalsy();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(updated).toEqual(['flops://vms/85561']);
+      await v2.callTool({ name: 'vm_rename', arguments: { vmId: 88534, name: 'debian', wait: true } });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(updated).toHaveLength(1);
+      await subscription.close();
+    },
+  );
 
   it('offers prompts for the common workflows, with completion from live data', async () => {
-    const prompts = (await h.mcp.listPrompts()).prompts.map((p) => p.name);
+    const prompts = (await mcp.listPrompts()).prompts.map((p) => p.name);
     expect(prompts).toEqual(['deploy_server', 'resize_safely', 'restore_from_backup']);
-    const deploy = await h.mcp.getPrompt({
+    const deploy = await mcp.getPrompt({
       name: 'deploy_server',
       arguments: { distribution: 'debian', name: 'web' },
     });
     const body = (deploy.messages[0]!.content as { text: string }).text;
     expect(body).toMatch(/vm_install with distribution "debian".*name "web"/s);
-    const resize = await h.mcp.getPrompt({
+    const resize = await mcp.getPrompt({
       name: 'resize_safely',
       arguments: { vm: '85561', memory: '1024' },
     });
@@ -166,7 +249,7 @@ describe('tool surface', () => {
       /vm_memory_change.*vm_snapshot_create.*vm_snapshot_rollback/s,
     );
     const complete = (name: string, argument: string, value: string) =>
-      h.mcp.complete({ ref: { type: 'ref/prompt', name }, argument: { name: argument, value } });
+      mcp.complete({ ref: { type: 'ref/prompt', name }, argument: { name: argument, value } });
     expect((await complete('resize_safely', 'vm', '855')).completion.values).toEqual(['85561']);
     expect((await complete('restore_from_backup', 'vm', 'ubu')).completion.values).toEqual(['ubuntu']);
     expect((await complete('deploy_server', 'distribution', 'deb')).completion.values).toEqual(
@@ -175,15 +258,15 @@ describe('tool surface', () => {
     expect((await complete('deploy_server', 'tariff', 'Облачный 10')).completion.values).toContain(
       'Облачный 1024',
     );
-    await expect(h.mcp.getPrompt({ name: 'deploy_server', arguments: {} })).rejects.toThrow(/distribution/);
+    await expect(mcp.getPrompt({ name: 'deploy_server', arguments: {} })).rejects.toThrow(/distribution/);
   });
 
   it('answers an unknown tool with a protocol error', async () => {
-    await expect(h.mcp.callTool({ name: 'vm_explode', arguments: {} })).rejects.toThrow(/Unknown tool/);
+    await expect(mcp.callTool({ name: 'vm_explode', arguments: {} })).rejects.toThrow(/Unknown tool/);
   });
 
   it('says in its instructions that it is a sandbox and how to chain calls', () => {
-    const text = h.mcp.getInstructions() ?? '';
+    const text = mcp.getInstructions() ?? '';
     expect(text).toMatch(/SANDBOX/);
     expect(text).toMatch(/wait_for_operation/);
   });

@@ -13,6 +13,24 @@ export const cleanEnv = Object.fromEntries(
   Object.entries(process.env).filter(([k]) => !k.startsWith('FLOPS_')),
 ) as Record<string, string>;
 
+/**
+ * Whether an external component a test needs is here (nginx, Chromium, the newer Node of
+ * scripts/extra-tools.sh). Missing, the test is skipped with a loud message; in CI (CI set) it
+ * fails instead, since .ci/run installs every one of them.
+ */
+export function requireExternal(what: string, present: boolean, install: string): boolean {
+  if (present) return true;
+  const message = `${what} is missing: skipping the tests that need it (${install}; CI installs it)`;
+  if (process.env['CI']) throw new Error(`${message}: CI must run them`);
+  console.warn(`\n*** SKIPPED: ${message} ***\n`);
+  return false;
+}
+
+/** The Node binaries of scripts/extra-tools.sh (`.tools/`), by major version. */
+export function extraNode(major: 22 | 24): string {
+  return `${root}.tools/node${major}/node_modules/.bin/node`;
+}
+
 const running = new Set<ChildProcess>();
 
 export interface Started {
@@ -35,6 +53,8 @@ export function startProcess(
   args: string[],
   options: {
     env?: Record<string, string>;
+    /** Another Node binary than the one running the tests. */
+    execPath?: string;
     nodeArgs?: string[];
     on?: 'stdout' | 'stderr';
     pattern?: RegExp;
@@ -43,7 +63,7 @@ export function startProcess(
 ): Promise<Started> {
   const on = options.on ?? 'stderr';
   const pattern = options.pattern ?? /listening on (http:\/\/\S+\/mcp)/;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cli, ...args], {
+  const child = spawn(options.execPath ?? process.execPath, [...(options.nodeArgs ?? []), cli, ...args], {
     env: options.env ?? cleanEnv,
     stdio: ['pipe', 'pipe', 'pipe'],
   });

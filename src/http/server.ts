@@ -96,25 +96,33 @@ const DEFAULTS = { sessionIdleMs: 30 * 60_000, maxSessions: 100, maxBodyBytes: 1
 const SHUTDOWN_MESSAGE =
   'The MCP server is shutting down: this request was cancelled. An operation it started may still be running at Flops.';
 
-/** A JSON-RPC error response with no id, as the SDK's transport writes them. */
-function rpcError(
+/** A JSON-RPC error response; with the request's id when the body is one request (see idOf). */
+export function rpcError(
   res: ServerResponse,
   status: number,
   code: number,
   message: string,
   headers: Record<string, string> = {},
+  id: string | number | null = null,
 ): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  const body = JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
+  const body = JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id });
   res.writeHead(status, {
     'Content-Type': 'application/json',
     'Content-Length': String(Buffer.byteLength(body)),
     ...headers,
   });
   res.end(body);
+}
+
+/** The request names a protocol revision of the 2026 generation in its `MCP-Protocol-Version` header. */
+function isModernHeader(req: IncomingMessage): boolean {
+  const header = req.headers['mcp-protocol-version'];
+  const version = Array.isArray(header) ? header[0] : header;
+  return version !== undefined && version >= '2026';
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -254,8 +262,12 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
       const read = await readBody(req, res);
       if (read === undefined) return;
       body = read.value;
-      // The revision is in the message itself (its `_meta` envelope): 2026-07-28 has no sessions.
-      if (!(await isLegacyRequest(new Request('http://local/mcp', { method: 'POST' }), body))) {
+      // The revision is in the message itself (its `_meta` envelope) or, for a malformed one, in
+      // the protocol-version header: the SDK's modern path answers it (-32602 with its id).
+      if (
+        isModernHeader(req) ||
+        !(await isLegacyRequest(new Request('http://local/mcp', { method: 'POST' }), body))
+      ) {
         await perRequest.modern(req, res, body, own);
         return;
       }

@@ -16,8 +16,9 @@ import {
   credentialsFingerprint,
   sameFingerprint,
 } from './guards.js';
+import type { rpcError } from './server.js';
 import { TrackingTransport } from './transport.js';
-import { sendWebResponse, toWebRequest } from './web.js';
+import { idOf, sendWebResponse, toWebRequest } from './web.js';
 
 export type EndReason = 'deleted' | 'idle' | 'shutdown' | 'closed' | 'failed';
 
@@ -31,13 +32,7 @@ export interface SessionOptions {
   resolveClient: (creds: Credentials | undefined) => Resolved;
   serverFor: (client: FlopsClient) => McpServer;
   /** Answer with a JSON-RPC error (no id). */
-  rpcError: (
-    res: ServerResponse,
-    status: number,
-    code: number,
-    message: string,
-    headers?: Record<string, string>,
-  ) => void;
+  rpcError: typeof rpcError;
 }
 
 interface Session {
@@ -90,7 +85,14 @@ export class SessionStore {
     if (sessionId) {
       const s = this.#sessions.get(sessionId);
       if (!s) {
-        this.#o.rpcError(res, 404, -32001, 'Session not found: it ended or expired; initialize a new one');
+        this.#o.rpcError(
+          res,
+          404,
+          -32001,
+          'Session not found: it ended or expired; initialize a new one',
+          {},
+          idOf(body),
+        );
         return;
       }
       if (!credentialsMatch(s, creds)) {
@@ -102,6 +104,8 @@ export class SessionStore {
           403,
           -32000,
           "Forbidden: every request of a session must carry the session's credentials",
+          {},
+          idOf(body),
         );
         return;
       }
@@ -119,6 +123,8 @@ export class SessionStore {
         400,
         -32000,
         'Bad Request: no session id; a session starts with an initialize request',
+        {},
+        idOf(body),
       );
       return;
     }
@@ -198,7 +204,7 @@ export class SessionStore {
     }
     const resolved = o.resolveClient(creds);
     if ('status' in resolved) {
-      o.rpcError(res, resolved.status, -32001, resolved.message);
+      o.rpcError(res, resolved.status, -32001, resolved.message, {}, idOf(body));
       return;
     }
     let server: McpServer;

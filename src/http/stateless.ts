@@ -20,9 +20,10 @@ import {
 import type { FlopsClient } from '../api/client.js';
 import type { Logger } from '../log.js';
 import type { Credentials } from './guards.js';
+import type { rpcError } from './server.js';
 import type { Resolved } from './sessions.js';
 import { TrackingTransport } from './transport.js';
-import { sendWebResponse, toWebRequest } from './web.js';
+import { idOf, sendWebResponse, toWebRequest } from './web.js';
 
 export interface PerRequestOptions {
   log: Logger;
@@ -30,13 +31,7 @@ export interface PerRequestOptions {
   resolveClient: (creds: Credentials | undefined) => Resolved;
   /** A server for one request; `publish` announces a resource update to every listener. */
   serverFor: (client: FlopsClient, publish: (uri: string) => void) => McpServer;
-  rpcError: (
-    res: ServerResponse,
-    status: number,
-    code: number,
-    message: string,
-    headers?: Record<string, string>,
-  ) => void;
+  rpcError: typeof rpcError;
 }
 
 export class PerRequestServing {
@@ -75,7 +70,7 @@ export class PerRequestServing {
   ): Promise<void> {
     const resolved = this.#o.resolveClient(creds);
     if ('status' in resolved) {
-      this.#o.rpcError(res, resolved.status, -32001, resolved.message);
+      this.#o.rpcError(res, resolved.status, -32001, resolved.message, {}, idOf(body));
       return;
     }
     const { client, owns } = resolved;
@@ -102,7 +97,7 @@ export class PerRequestServing {
     }
     const resolved = this.#o.resolveClient(creds);
     if ('status' in resolved) {
-      this.#o.rpcError(res, resolved.status, -32001, resolved.message);
+      this.#o.rpcError(res, resolved.status, -32001, resolved.message, {}, idOf(body));
       return;
     }
     const { client, owns } = resolved;

@@ -57,3 +57,9 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
     res.end();
   }
 }
+
+/** The id of a body that is one JSON-RPC request, for error responses; null otherwise. */
+export function idOf(body: unknown): string | number | null {
+  const id = (body as { id?: unknown } | null | undefined)?.id;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}
