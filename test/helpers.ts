@@ -95,16 +95,19 @@ export async function harness(
   };
 }
 
+/** A tool result of either client (SDK 1.x or v2). */
+type AnyResult = { content: unknown[] } | CallToolResult;
+
 /** The JSON of a tool result's text. */
-export function json(result: CallToolResult): Record<string, unknown> {
-  const first = result.content[0];
+export function json(result: AnyResult): Record<string, unknown> {
+  const first = result.content[0] as { type?: string; text?: string } | undefined;
   if (first?.type !== 'text') throw new Error('no text content');
-  return JSON.parse(first.text) as Record<string, unknown>;
+  return JSON.parse(first.text ?? '') as Record<string, unknown>;
 }
 
-export function text(result: CallToolResult): string {
-  const first = result.content[0];
-  return first && first.type === 'text' ? first.text : '';
+export function text(result: AnyResult): string {
+  const first = result.content[0] as { type?: string; text?: string } | undefined;
+  return first?.type === 'text' ? (first.text ?? '') : '';
 }
 
 /** The destructive tools as the issue names them: the oracle for the table and the tool surface. */

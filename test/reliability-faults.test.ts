@@ -178,7 +178,11 @@ describe('a read (vm_get) under each fault', () => {
     expect(performance.now() - started).toBeLessThan(1000);
     expect(result.isError).toBe(true);
     expect(text(result)).toMatch(/rate-limiting requests \(retry after 30 s\) \(http 429, 1 attempt\)/);
-    expect(result.structuredContent).toMatchObject({ error: { httpStatus: 429, retryAfter: 30 } });
+    expect(result.structuredContent).toMatchObject({
+      error: { kind: 'unavailable', code: 'http' },
+      httpStatus: 429,
+      retryAfter: 30,
+    });
     expect(h.sandbox.requests.count('vm_get')).toBe(1);
   });
 });

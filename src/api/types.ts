@@ -122,74 +122,104 @@ export interface OperationRef {
 // Normalisation. A spec lists an object's known fields: null-filled when absent; nested objects
 // and lists of objects are normalised by their own spec.
 
-type Kind = 'value' | 'time' | 'list' | { one: Spec } | { many: Spec };
+/**
+ * A field's kind: its JSON type (null allowed for every scalar: the API leaves fields out or null),
+ * `time` (epoch ms after normalisation), a list of strings, or a nested entity.
+ */
+type Scalar = 'int' | 'num' | 'str' | 'bool';
+type Kind = Scalar | 'time' | 'list' | { one: Spec } | { many: Spec };
 type Spec = Readonly<Record<string, Kind>>;
 
-const distribution: Spec = { id: 'value', name: 'value', description: 'value', bitness: 'value' };
+const distribution: Spec = { id: 'int', name: 'str', description: 'str', bitness: 'int' };
 const publicKey: Spec = {
-  id: 'value',
-  tenantId: 'value',
-  name: 'value',
-  type: 'value',
-  publicKey: 'value',
+  id: 'int',
+  tenantId: 'int',
+  name: 'str',
+  type: 'str',
+  publicKey: 'str',
   timeAdded: 'time',
 };
 
 export const SPECS = {
-  tenant: { id: 'value', description: 'value' },
+  tenant: { id: 'int', description: 'str' },
   distribution,
-  software: { id: 'value', name: 'value' },
+  software: { id: 'int', name: 'str' },
   tariff: {
-    id: 'value',
-    name: 'value',
-    memory: 'value',
-    disk: 'value',
-    cpu: 'value',
-    ipCount: 'value',
-    onDemand: 'value',
-    forWindows: 'value',
+    id: 'int',
+    name: 'str',
+    memory: 'int',
+    disk: 'int',
+    cpu: 'int',
+    ipCount: 'int',
+    onDemand: 'bool',
+    forWindows: 'bool',
   },
   publicKey,
   vm: {
-    id: 'value',
-    tenantId: 'value',
-    name: 'value',
-    internalId: 'value',
-    memory: 'value',
-    disk: 'value',
-    cpu: 'value',
-    bandwidth: 'value',
-    tariffId: 'value',
+    id: 'int',
+    tenantId: 'int',
+    name: 'str',
+    internalId: 'str',
+    memory: 'int',
+    disk: 'int',
+    cpu: 'int',
+    bandwidth: 'int',
+    tariffId: 'int',
     ipAddresses: 'list',
-    privateIpAddress: 'value',
-    state: 'value',
+    privateIpAddress: 'str',
+    state: 'str',
     timeAdded: 'time',
-    currentSnapshot: 'value',
-    backupPolicy: { one: { quantity: 'value', frequency: 'value' } },
+    currentSnapshot: 'int',
+    backupPolicy: { one: { quantity: 'int', frequency: 'int' } },
     distribution: { one: distribution },
-    ownerUser: 'value',
+    ownerUser: 'str',
     accessUsers: 'list',
-    publicKeys: { many: { ...publicKey, installed: 'value', ownerUser: 'value' } },
+    publicKeys: { many: { ...publicKey, installed: 'bool', ownerUser: 'str' } },
   },
   snapshot: {
-    id: 'value',
-    name: 'value',
-    description: 'value',
-    parentSnapshotId: 'value',
+    id: 'int',
+    name: 'str',
+    description: 'str',
+    parentSnapshotId: 'int',
     timeAdded: 'time',
   },
-  backup: { id: 'value', size: 'value', timeAdded: 'time' },
+  backup: { id: 'str', size: 'num', timeAdded: 'time' },
   operation: {
-    id: 'value',
-    vmId: 'value',
-    tenantId: 'value',
-    status: 'value',
-    operationType: 'value',
-    percentage: 'value',
-    errorMessage: 'value',
-    errorCode: 'value',
+    id: 'int',
+    vmId: 'int',
+    tenantId: 'int',
+    status: 'str',
+    operationType: 'str',
+    percentage: 'int',
+    errorMessage: 'str',
+    errorCode: 'str',
   },
 } as const satisfies Record<string, Spec>;
+
+const isScalar = (kind: Kind): kind is Scalar =>
+  kind === 'int' || kind === 'num' || kind === 'str' || kind === 'bool';
+
+const JSON_TYPE: Record<Scalar, string> = { int: 'integer', num: 'number', str: 'string', bool: 'boolean' };
+
+/**
+ * The JSON Schema of an entity as the server returns it (after normalisation): every known field
+ * present, scalars nullable, unknown fields allowed (the API adds fields over time).
+ */
+export function entitySchema(entity: EntityName): Record<string, unknown> {
+  return schemaOf(SPECS[entity]);
+}
+
+function schemaOf(spec: Spec): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  for (const [key, kind] of Object.entries(spec)) {
+    if (isScalar(kind)) properties[key] = { type: [JSON_TYPE[kind], 'null'] };
+    else if (kind === 'time') properties[key] = { type: ['integer', 'null'] };
+    else if (kind === 'list') properties[key] = { type: 'array', items: { type: 'string' } };
+    else if ('one' in kind) properties[key] = { anyOf: [schemaOf(kind.one), { type: 'null' }] };
+    else properties[key] = { type: 'array', items: schemaOf(kind.many) };
+  }
+  return { type: 'object', properties, required: Object.keys(spec) };
+}
 
 export type EntityName = keyof typeof SPECS;
 
@@ -210,7 +240,7 @@ function normalizeWith(spec: Spec, value: unknown): unknown {
   const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
   for (const [key, kind] of Object.entries(spec)) {
     const v = out[key];
-    if (kind === 'value') out[key] = v ?? null;
+    if (isScalar(kind)) out[key] = v ?? null;
     else if (kind === 'time') out[key] = toEpochMs(v);
     else if (kind === 'list') out[key] = Array.isArray(v) ? v : [];
     else if ('one' in kind) out[key] = v == null ? null : normalizeWith(kind.one, v);
@@ -243,7 +273,7 @@ function projectWith(spec: Spec, record: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, kind] of Object.entries(spec)) {
     const v = source[key];
-    if (kind === 'value' || kind === 'time') out[key] = v ?? null;
+    if (isScalar(kind) || kind === 'time') out[key] = v ?? null;
     else if (kind === 'list') out[key] = Array.isArray(v) ? [...v] : [];
     else if ('one' in kind) out[key] = v == null ? null : projectWith(kind.one, v as object);
     else out[key] = Array.isArray(v) ? v.map((item: object) => projectWith(kind.many, item)) : [];

@@ -20,7 +20,7 @@ import {
 import type { Toolset } from '../api/operations.js';
 import type { Vm } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
-import { fail } from './results.js';
+import { refused } from './results.js';
 import type { ToolSpec } from './tools.js';
 
 export interface ToolSelection {
@@ -53,8 +53,10 @@ export function selectTools(all: readonly ToolSpec[], s: ToolSelection): ToolSpe
 }
 
 export function readOnlyRefusal(spec: ToolSpec): CallToolResult {
-  return fail(
+  return refused(
     `${spec.name} is refused: this server runs in read-only mode (--read-only / FLOPS_READ_ONLY), so nothing that changes state can be called.`,
+    'read-only',
+    'Use the read tools only; changes need a server without --read-only.',
   );
 }
 
@@ -147,9 +149,11 @@ export async function confirmDestructive(mode: ConfirmMode, req: ConfirmRequest)
     if (!req.state || req.state.call !== call || !req.seal.spend(req.state.nonce)) {
       return {
         confirmation: 'refused',
-        refusal: fail(
+        refusal: refused(
           `${req.spec.name} was NOT run: the confirmation does not belong to this call (changed, expired or already used). Nothing was sent to the provider. Call the tool again to be asked afresh.`,
-          { notRun: true, confirmation: 'refused' },
+          'confirmation-invalid',
+          'Call the tool again to be asked afresh.',
+          { confirmation: 'refused' },
         ),
       };
     }
@@ -161,9 +165,11 @@ export async function confirmDestructive(mode: ConfirmMode, req: ConfirmRequest)
       view.kind === 'elicit' && view.action === 'cancel' ? 'cancelled' : 'declined';
     return {
       confirmation,
-      refusal: fail(
+      refusal: refused(
         `${req.spec.name} was NOT run: the user ${confirmation === 'cancelled' ? 'cancelled the confirmation' : 'declined'}. Nothing was sent to the provider. Do not retry unless the user asks for it.`,
-        { notRun: true, confirmation },
+        confirmation,
+        'Do not retry unless the user asks for it.',
+        { confirmation },
       ),
     };
   }
@@ -171,8 +177,10 @@ export async function confirmDestructive(mode: ConfirmMode, req: ConfirmRequest)
     if (mode === 'elicit') return { confirmation: 'not-asked' };
     return {
       confirmation: 'refused',
-      refusal: fail(
+      refusal: refused(
         `${req.spec.name} was NOT run: this server requires the user's confirmation for destructive actions (FLOPS_CONFIRM=required) and this client cannot ask its user (no elicitation support). Nothing was sent to the provider. Use a client that supports elicitation, or have the operator set FLOPS_CONFIRM=elicit or off.`,
+        'confirmation-required',
+        'Use a client that supports elicitation, or have the operator set FLOPS_CONFIRM=elicit or off.',
       ),
     };
   }

@@ -30,6 +30,7 @@ import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
 import type { AppHook } from './app.js';
 import type { AuditEntry, AuditLog } from './audit.js';
+import { outputSchema, PLURAL, summarize } from './output.js';
 import {
   type Confirmation,
   type ConfirmSeal,
@@ -38,7 +39,7 @@ import {
   readOnlyRefusal,
 } from './policy.js';
 import { nameArgIssues, resolveArgs } from './resolve.js';
-import { errorResult, fail, OperationTracker, ok, operationFailure } from './results.js';
+import { errorResult, fail, OperationTracker, ok, operationFailure, refused } from './results.js';
 import type { ToolSpec } from './tools.js';
 import { WAIT_DEFAULT_SECONDS, WaitTimeoutError, waitForOperation } from './wait.js';
 
@@ -76,20 +77,11 @@ export interface CallExtra {
   /** Multi-round-trip: this round's answers and verified state (2026, or the 2025 legacy shim). */
   inputResponses: Record<string, unknown> | undefined;
   state: ConfirmState | undefined;
+  /** A 2026-07-28 request: the text beside structured data is a summary, not a JSON copy. */
+  modern: boolean;
   /** A log notification to the client (2025 sessions; on 2026 only when the request asks for it). */
   log: (level: 'warning' | 'info', data: unknown) => Promise<void>;
 }
-
-const PLURAL: Record<string, string> = {
-  tenant: 'tenants',
-  vm: 'vms',
-  distribution: 'distributions',
-  software: 'software',
-  tariff: 'tariffs',
-  publicKey: 'publicKeys',
-  snapshot: 'snapshots',
-  backup: 'backups',
-};
 
 /**
  * JSON Schema of a tool's input, trimmed of what costs tokens and says nothing (tools/list is paid
@@ -131,6 +123,7 @@ export function toolDefinition(spec: ToolSpec): Tool {
     title: spec.title,
     description: spec.description,
     inputSchema: inputSchema as Tool['inputSchema'],
+    outputSchema: outputSchema(spec.row) as Tool['outputSchema'],
     annotations: spec.annotations,
   };
 }
@@ -167,8 +160,10 @@ export function installTools(
       const refusal =
         ctx.readOnly && !disabled.annotations.readOnlyHint
           ? readOnlyRefusal(disabled)
-          : fail(
+          : refused(
               `${disabled.name} is not enabled on this server (toolsets, --tools, --exclude-tools or --no-destructive). Nothing was sent.`,
+              'tool-not-enabled',
+              'Use the tools this server lists (tools/list).',
             );
       if (!disabled.annotations.readOnlyHint) {
         await ctx.audit?.write({
@@ -210,6 +205,7 @@ function callExtra(server: Server, rc: ServerContext, ctx: ToolContext): CallExt
     progressToken: rc.mcpReq._meta?.progressToken,
     sendNotification: (n) => rc.mcpReq.notify(n),
     capabilities: clientCapabilities(server, rc, ctx.stateless),
+    modern: rc.mcpReq.envelope !== undefined,
     inputResponses: rc.mcpReq.inputResponses,
     state: rc.mcpReq.requestState<ConfirmState>(),
     log: (level, data) => rc.mcpReq.log(level, data, 'flops-mcp'),
@@ -319,6 +315,11 @@ export async function callTool(
       clientId: ctx.actor,
     });
   }
+  // 2026-07-28: the model reads a summary; the data is in structuredContent (declared by outputSchema).
+  // 2025 clients keep the JSON text they have always had.
+  if (extra.modern && !result.isError && data) {
+    result = { ...result, content: [{ type: 'text', text: summarize(spec.row, data) }] };
+  }
   ctx.log.debug(`tool ${spec.name}`, {
     ms: Math.round(performance.now() - started),
     isError: result.isError === true,
@@ -346,7 +347,19 @@ async function reportCancelled(
   const data = { tool, operationId: operationId ?? null, status: 'CANCELLED', message };
   ctx.log.warn(`tool ${tool} cancelled`, { operationId: operationId ?? null });
   await extra.log('warning', data).catch(() => undefined);
-  return fail(message, data);
+  return fail(
+    message,
+    {
+      kind: 'cancelled',
+      code: null,
+      message,
+      next:
+        operationId !== undefined
+          ? `Follow operation ${operationId} with wait_for_operation.`
+          : 'Check with vm_get or the list tools before repeating it.',
+    },
+    { tool, operationId: operationId ?? null, status: 'CANCELLED' },
+  );
 }
 
 async function shape(
@@ -362,7 +375,7 @@ async function shape(
   if (returns === 'none') return ok({ ok: true });
   if (!isAsync(row)) {
     return typeof returns === 'object' && 'list' in returns
-      ? ok({ [PLURAL[returns.list] ?? returns.list]: value })
+      ? ok({ [PLURAL[returns.list]]: value })
       : ok({ [(returns as { object: string }).object]: value });
   }
   const ref = value as OperationRef;
@@ -371,7 +384,7 @@ async function shape(
   if (!wait) {
     return ok({
       operationId: ref.operationId,
-      ...(ref.vmId !== undefined ? { vmId: ref.vmId } : {}),
+      ...(vmId !== undefined ? { vmId } : {}),
       status: 'STARTED',
       next: `Asynchronous: call wait_for_operation with operationId ${ref.operationId} to follow it.`,
     });
@@ -449,7 +462,16 @@ async function waitAndReport(
     await notified;
   } catch (err) {
     if (err instanceof WaitTimeoutError) {
-      const result = fail(err.message, { operationId, status: 'UNKNOWN' });
+      const result = fail(
+        err.message,
+        {
+          kind: 'timeout',
+          code: null,
+          message: err.message,
+          next: `Call wait_for_operation again with operationId ${operationId}.`,
+        },
+        { operationId, status: 'UNKNOWN' },
+      );
       return { done: false, isError: true, result, operation: undefined as never, data: {} };
     }
     throw err;

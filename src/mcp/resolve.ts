@@ -18,6 +18,8 @@ export class ResolveError extends Error {
   constructor(
     readonly field: string,
     message: string,
+    /** What the agent may choose from (ambiguous or unknown names), also in the structured error. */
+    readonly candidates?: readonly Record<string, unknown>[],
   ) {
     super(message);
   }
@@ -121,6 +123,7 @@ async function defaultTenant(ctx: ResolveContext): Promise<number> {
     `The account has ${tenants.length} tenants; pass tenantId (or set FLOPS_TENANT_ID). Tenants: ${tenants
       .map((t) => `${t.id} "${t.description ?? ''}"`)
       .join(', ')}.`,
+    tenants.map((t) => ({ id: t.id, description: t.description })),
   );
 }
 
@@ -164,6 +167,7 @@ export function matchDistribution(
     `${candidates.length === 0 ? 'No' : 'Several'} distributions match "${query}"${bitness ? ` (${bitness}-bit)` : ''}; ${
       candidates.length === 0 ? 'available' : 'candidates'
     }: ${shown.map(describeDistribution).join('; ')}. Pass a more specific name (e.g. the description) or bitness.`,
+    shown.map((d) => ({ id: d.id, name: d.name, description: d.description, bitness: d.bitness })),
   );
 }
 
@@ -189,5 +193,13 @@ export function matchTariff(list: Tariff[], query: string, distribution: Distrib
           `${t.id} "${t.name}" (${t.onDemand ? 'onDemand' : `${t.memory} MB RAM, ${t.disk} MB disk, ${t.cpu} CPU`}${t.forWindows ? ', Windows' : ''})`,
       )
       .join('; ')}. Pass the exact name or tariffId.`,
+    shown.map((t) => ({
+      id: t.id,
+      name: t.name,
+      memory: t.memory,
+      disk: t.disk,
+      cpu: t.cpu,
+      onDemand: t.onDemand,
+    })),
   );
 }

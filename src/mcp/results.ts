@@ -13,11 +13,46 @@ export function ok(data: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(data) }], structuredContent: data };
 }
 
-export function fail(text: string, data?: Record<string, unknown>): CallToolResult {
+/**
+ * The one structured shape of every failed tool call, whatever the tool: what kind of failure it
+ * is (the agent's next step depends on it), the provider's or our code, the message, the fields at
+ * fault, what to choose from, and what to do next. The text says the same in words.
+ */
+export interface ToolError {
+  kind:
+    | 'invalid' // the arguments: fix them (issues, candidates); nothing was sent
+    | 'refused' // policy or the user: read-only, not enabled, declined; nothing was sent
+    | 'provider' // the provider refused or failed the request (code, message)
+    | 'unavailable' // the provider could not be reached or answered in time
+    | 'operation-failed' // the asynchronous operation ended in ERROR
+    | 'cancelled'
+    | 'timeout'
+    | 'internal';
+  code: string | null;
+  message: string;
+  issues?: readonly { field: string; message: string }[] | undefined;
+  candidates?: readonly Record<string, unknown>[] | undefined;
+  next: string;
+}
+
+/** A call refused before anything was sent (policy, confirmation): nothing to undo. */
+export function refused(
+  text: string,
+  code: string,
+  next: string,
+  extra?: Record<string, unknown>,
+): CallToolResult {
+  return fail(text, { kind: 'refused', code, message: text, next }, { notRun: true, ...extra });
+}
+
+export function fail(text: string, error: ToolError, extra?: Record<string, unknown>): CallToolResult {
   return {
     content: [{ type: 'text', text }],
     isError: true,
-    ...(data ? { structuredContent: data } : {}),
+    structuredContent: {
+      error: Object.fromEntries(Object.entries(error).filter(([, v]) => v !== undefined)),
+      ...extra,
+    },
   };
 }
 
@@ -69,11 +104,24 @@ export interface ErrorContext {
 /** Map any failure of a tool call to an isError result. Returns the text for logs too. */
 export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
   if (err instanceof FlopsValidationError) {
-    return fail(`${err.message}. Nothing was sent to the provider.`, { error: { issues: err.issues } });
+    return fail(`${err.message}. Nothing was sent to the provider.`, {
+      kind: 'invalid',
+      code: 'invalid-arguments',
+      message: err.message,
+      issues: err.issues.map((i) => ({ field: i.path, message: i.message })),
+      next: 'Fix the fields named in issues and call again.',
+    });
   }
   if (err instanceof ResolveError) {
     return fail(`${ctx.tool}: ${err.field}: ${err.message} Nothing was changed.`, {
-      error: { field: err.field },
+      kind: 'invalid',
+      code: 'unresolved',
+      message: err.message,
+      issues: [{ field: err.field, message: err.message }],
+      candidates: err.candidates,
+      next: err.candidates?.length
+        ? `Call again with ${err.field} set to one of the candidates (by id or exact name).`
+        : 'Call again with the field named in issues.',
     });
   }
   if (err instanceof FlopsApiError) {
@@ -81,26 +129,57 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
     const fields = err.fieldErrors.map((f) => `${f.field}: ${f.message}`).join('; ');
     return fail(
       `Flops API error ${err.errorCode ?? '(validation)'} from ${err.method}: ${err.errorMessage}${fields ? ` (${fields})` : ''}. ${hint}`,
-      { error: { code: err.errorCode, message: err.errorMessage, fieldErrors: err.fieldErrors, hint } },
+      {
+        kind: 'provider',
+        code: err.errorCode,
+        message: err.errorMessage,
+        issues: err.fieldErrors.length ? err.fieldErrors : undefined,
+        next: hint,
+      },
     );
   }
   if (err instanceof FlopsTransportError) {
     const write = ctx.row !== undefined && !isRead(ctx.row);
-    if (err.kind === 'aborted') return fail(`${ctx.tool} was cancelled.${write ? WRITE_MAYBE : ''}`);
+    if (err.kind === 'aborted') {
+      const text = `${ctx.tool} was cancelled.${write ? WRITE_MAYBE : ''}`;
+      return fail(text, {
+        kind: 'cancelled',
+        code: null,
+        message: text,
+        next: write
+          ? 'Check with vm_get or the list tools before repeating it.'
+          : 'Call again if still needed.',
+      });
+    }
     const what =
       err.kind === 'timeout'
         ? 'did not answer in time'
         : err.kind === 'http' && err.httpStatus === 429
           ? `is rate-limiting requests${err.retryAfter !== undefined ? ` (retry after ${Math.ceil(err.retryAfter)} s)` : ''}`
           : 'is unavailable';
+    const text = `The Flops API ${what} (${err.kind}${err.httpStatus ? ` ${err.httpStatus}` : ''}, ${err.attempts} attempt${err.attempts > 1 ? 's' : ''}).${
+      write ? WRITE_MAYBE : ' Try again in a moment.'
+    }`;
     return fail(
-      `The Flops API ${what} (${err.kind}${err.httpStatus ? ` ${err.httpStatus}` : ''}, ${err.attempts} attempt${err.attempts > 1 ? 's' : ''}).${
-        write ? WRITE_MAYBE : ' Try again in a moment.'
-      }`,
-      { error: { kind: err.kind, httpStatus: err.httpStatus ?? null, retryAfter: err.retryAfter ?? null } },
+      text,
+      {
+        kind: 'unavailable',
+        code: err.kind,
+        message: `The Flops API ${what}`,
+        next: write
+          ? 'It may have taken effect: check with vm_get or the list tools before repeating it.'
+          : 'Try again in a moment.',
+      },
+      { httpStatus: err.httpStatus ?? null, retryAfter: err.retryAfter ?? null },
     );
   }
-  return fail(`${ctx.tool} failed inside the server: ${err instanceof Error ? err.message : String(err)}`);
+  const message = err instanceof Error ? err.message : String(err);
+  return fail(`${ctx.tool} failed inside the server: ${message}`, {
+    kind: 'internal',
+    code: null,
+    message,
+    next: 'Report this; try again in a moment.',
+  });
 }
 
 const WRITE_MAYBE =
@@ -155,6 +234,12 @@ export function operationFailure(operation: Operation): CallToolResult {
   }
   return fail(
     `Operation ${operation.id} (${type}${operation.vmId ? ` on VM ${operation.vmId}` : ''}) failed: ${operation.errorCode ?? 'error'}: ${operation.errorMessage ?? 'no message'}. ${hint}`,
-    { operation, hint },
+    {
+      kind: 'operation-failed',
+      code: operation.errorCode,
+      message: operation.errorMessage ?? 'no message',
+      next: hint,
+    },
+    { operationId: operation.id, vmId: operation.vmId, operation, hint },
   );
 }
