@@ -98,6 +98,14 @@ export interface OperationDef<
   readonly operationType?: string;
   /** The operation is already DONE when first read (observed for backup_policy_change). */
   readonly instant?: boolean;
+  /**
+   * Asynchronous rows: what a finished operation produced, read back for the agent (`wait: true`,
+   * wait_for_operation, tasks): the VM (default), the VM and its new snapshot, the download link
+   * (the operation's result), or nothing (the VM is gone).
+   */
+  readonly produces?: 'vm' | 'snapshot' | 'link' | 'nothing';
+  /** Asynchronous rows: what to do when the operation ends in ERROR, if more than "check the VM". */
+  readonly failureHint?: string;
   readonly check?: (params: Partial<z.output<z.ZodObject<S>>>) => FieldIssue[];
   /**
    * Destructive rows: what is lost, in concrete terms, for the confirmation asked of the user.
@@ -279,6 +287,8 @@ export const OPERATIONS = [
     description: `Ask the guest OS to reboot; ERROR if it has not within 3 min. ${ASYNC}`,
     returns: 'operation',
     operationType: 'VM_REBOOT',
+    failureHint:
+      'The guest OS did not comply within 3 minutes. If it is hung, vm_reset forces it (destructive: unsaved data is lost).',
   }),
   def({
     tool: 'vm_poweroff',
@@ -302,6 +312,8 @@ export const OPERATIONS = [
     description: `Ask the guest OS to shut down; ERROR if it has not within 3 min. ${ASYNC}`,
     returns: 'operation',
     operationType: 'VM_SHUTDOWN',
+    failureHint:
+      'The guest OS did not comply within 3 minutes. If it is hung, vm_poweroff forces it (destructive: unsaved data is lost).',
   }),
   def({
     tool: 'vm_delete',
@@ -314,6 +326,7 @@ export const OPERATIONS = [
     returns: 'operation',
     destroys: 'the VM is DELETED with its disk, all snapshots and backups; its IPs are released',
     operationType: 'VM_DELETE',
+    produces: 'nothing',
   }),
   def({
     tool: 'vm_password_change',
@@ -464,6 +477,7 @@ export const OPERATIONS = [
     description: `Take a snapshot of a VM's current state. ${ASYNC}`,
     returns: 'operation',
     operationType: 'VM_CREATE_SNAPSHOT',
+    produces: 'snapshot',
   }),
   def({
     tool: 'vm_snapshot_rollback',
@@ -523,6 +537,7 @@ export const OPERATIONS = [
     description: `Make a download link for a backup (download billed as traffic); the link is the operationResult. ${ASYNC}`,
     returns: 'operation',
     operationType: 'DOWNLOAD_BACKUP',
+    produces: 'link',
   }),
   def({
     tool: 'pubkey_list',
@@ -656,6 +671,10 @@ export const isDestructive = (row: OperationDef): boolean => PROFILES[row.profil
 /** Returns an operationId that can be followed. */
 export const isAsync = (row: OperationDef): boolean =>
   row.returns === 'operation' || row.returns === 'created';
+
+/** The row that starts operations of a type (for an operation read on its own: its hint). */
+export const rowOfOperationType = (type: string | null | undefined): OperationDef | undefined =>
+  type ? OPERATIONS.find((row) => row.operationType === type) : undefined;
 
 /** Names of the `{placeholders}` of a path template, in order. */
 export function pathParams(path: string): string[] {

@@ -20,21 +20,23 @@ import type { CallToolResult, ClientCapabilities, McpServer, Tool } from '@model
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
-import { FlopsValidationError } from '../api/errors.js';
-import { isAsync, validationIssues } from '../api/operations.js';
+import { isAsync } from '../api/operations.js';
 import type { Operation, Vm } from '../api/types.js';
-// The wire contract with the view, declared once (type-only: nothing of the view is loaded here).
-import type { OpRow, VmRow } from '../ui/format.js';
+import {
+  FLEET_ACTIONS,
+  FLEET_TOOL,
+  FLEET_URI,
+  type FleetStatus,
+  isFinal,
+  type OpRow,
+  UI_EXTENSION,
+  UI_MIME_TYPE,
+  type VmRow,
+} from '../shared/fleet.js';
 import { errorResult, type OperationTracker, ok, operationFailure } from './results.js';
 import { type ToolSpec, WAIT_TOOL } from './tools.js';
 
-export const UI_EXTENSION = 'io.modelcontextprotocol/ui';
-export const UI_MIME_TYPE = 'text/html;profile=mcp-app';
-export const FLEET_URI = 'ui://flops/fleet.html';
-export const FLEET_TOOL = 'fleet_status';
-
-/** The view's buttons: nothing destructive (per the annotations), nothing that loses data. */
-export const FLEET_ACTIONS = ['vm_start', 'vm_shutdown', 'vm_reboot', 'vm_snapshot_create'] as const;
+export { FLEET_TOOL, FLEET_URI, UI_EXTENSION, UI_MIME_TYPE } from '../shared/fleet.js';
 
 /** The dashboard proper; every asynchronous tool links to it too, for its progress view. */
 const DASHBOARD_TOOLS = new Set(['vm_list', 'vm_get', WAIT_TOOL]);
@@ -45,14 +47,33 @@ const MAX_TRACKED = 50;
 export interface AppHook {
   /** This request's tools/list: `plain` itself, or a copy with the links and the app-only tool. */
   list(plain: Tool[], capabilities: ClientCapabilities | undefined): Tool[];
-  /** The app-only tool's call, or undefined when `name` is not an app tool for this client. */
-  call(
-    name: string,
-    args: unknown,
-    extra: { signal: AbortSignal; capabilities: ClientCapabilities | undefined },
-    tracker: OperationTracker,
-  ): Promise<CallToolResult> | undefined;
+  /**
+   * The app-only tool `name` for this client, or undefined: its spec (the seam parses the arguments
+   * with it) and what it does with them. Called through the registration seam like every tool.
+   */
+  tool(name: string, capabilities: ClientCapabilities | undefined): AppTool | undefined;
 }
+
+export interface AppTool {
+  spec: ToolSpec;
+  run(
+    input: Record<string, unknown>,
+    signal: AbortSignal,
+    tracker: OperationTracker,
+  ): Promise<CallToolResult>;
+}
+
+const fleetSpec: ToolSpec = {
+  name: FLEET_TOOL,
+  title: 'Fleet status (dashboard)',
+  description: 'The fleet dashboard’s poll (app-only).',
+  toolset: 'vms',
+  profile: 'read',
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  get input() {
+    return fleetInput;
+  },
+};
 
 /**
  * Does the client render MCP Apps? Decided from its capabilities: the session's (2025) or the
@@ -228,16 +249,18 @@ export function registerFleetApp(
     }
   };
 
-  const fleetStatus = async (args: unknown, signal: AbortSignal, tracker: OperationTracker) => {
-    try {
-      const parsed = fleetInput.safeParse(args ?? {});
-      if (!parsed.success) throw new FlopsValidationError(FLEET_TOOL, validationIssues(parsed.error));
+  const fleetStatus = async (
+    input: { operationIds?: number[] | undefined },
+    signal: AbortSignal,
+    tracker: OperationTracker,
+  ) => {
+    {
       const tracked = tracker
         .recent()
         .sort((a, b) => b.operationId - a.operationId)
         .slice(0, MAX_TRACKED)
         .map((t) => t.operationId);
-      const ids = [...new Set([...(parsed.data.operationIds ?? []), ...tracked])];
+      const ids = [...new Set([...(input.operationIds ?? []), ...tracked])];
       const [vms, names, operations] = await Promise.all([
         client.call('vm_list', {}, { signal }),
         readCatalog(signal),
@@ -247,12 +270,10 @@ export function registerFleetApp(
         Object.fromEntries(
           ids.flatMap((id) => (id !== null && map[id] !== undefined ? [[id, map[id]]] : [])),
         );
-      return ok({
+      const status: FleetStatus = {
         vms: vms.map(vmRow),
         operations,
-        running: operations.filter(
-          (o) => o.status !== 'DONE' && o.status !== 'ERROR' && o.status !== 'UNKNOWN',
-        ).length,
+        running: operations.filter((o) => !isFinal(o)).length,
         actions,
         // Names of the tariffs and tenants in use only: the poll stays small.
         tariffs: only(
@@ -263,9 +284,8 @@ export function registerFleetApp(
           names.tenants,
           vms.map((vm) => vm.tenantId),
         ),
-      });
-    } catch (err) {
-      return errorResult(err, { tool: FLEET_TOOL });
+      };
+      return ok(status as unknown as Record<string, unknown>);
     }
   };
 
@@ -285,9 +305,9 @@ export function registerFleetApp(
       ];
       return withApp;
     },
-    call(name, args, extra, tracker) {
-      if (name !== FLEET_TOOL || !offered || !rendersApps(extra.capabilities)) return undefined;
-      return fleetStatus(args, extra.signal, tracker);
+    tool(name, capabilities) {
+      if (name !== FLEET_TOOL || !offered || !rendersApps(capabilities)) return undefined;
+      return { spec: fleetSpec, run: (input, signal, tracker) => fleetStatus(input, signal, tracker) };
     },
   };
 }

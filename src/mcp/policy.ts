@@ -17,7 +17,7 @@ import {
   type RequestStateCodec,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import type { Toolset } from '../api/operations.js';
+import { isAsync, type Toolset } from '../api/operations.js';
 import type { Vm } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
 import { refused } from './results.js';
@@ -47,7 +47,7 @@ export function selectTools(all: readonly ToolSpec[], s: ToolSelection): ToolSpe
     !(s.noDestructive && t.annotations.destructiveHint);
   const chosen = all.filter((t) => t.row && inToolsets(t) && allowed(t));
   const wait = all.find((t) => !t.row);
-  const needsWait = chosen.some((t) => t.row?.returns === 'operation' || t.row?.returns === 'created');
+  const needsWait = chosen.some((t) => t.row !== undefined && isAsync(t.row));
   if (wait && allowed(wait) && (inToolsets(wait) || needsWait)) chosen.push(wait);
   return chosen;
 }

@@ -150,34 +150,17 @@ export function installTools(
   });
   server.setRequestHandler('tools/call', async (request, rc) => {
     const extra = callExtra(server, rc, ctx);
-    const spec = byName.get(request.params.name);
-    if (!spec) {
-      const app = ctx.app?.call(request.params.name, request.params.arguments, extra, tracker);
-      if (app) return app;
-      const disabled = known.get(request.params.name);
-      if (!disabled)
-        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
-      const refusal =
-        ctx.readOnly && !disabled.annotations.readOnlyHint
-          ? readOnlyRefusal(disabled)
-          : refused(
-              `${disabled.name} is not enabled on this server (toolsets, --tools, --exclude-tools or --no-destructive). Nothing was sent.`,
-              'tool-not-enabled',
-              'Use the tools this server lists (tools/list).',
-            );
-      if (!disabled.annotations.readOnlyHint) {
-        await ctx.audit?.write({
-          tool: disabled.name,
-          args: (request.params.arguments ?? {}) as Record<string, unknown>,
-          confirmation: 'not-asked',
-          outcome: 'refused',
-          error: 'tool not enabled',
-          clientId: ctx.actor,
-        });
-      }
-      return refusal;
-    }
-    return callTool(spec, request.params.arguments ?? {}, extra, ctx, tracker);
+    const { name } = request.params;
+    const args = request.params.arguments ?? {};
+    const spec = byName.get(name);
+    if (spec) return callTool(spec, args, extra, ctx, tracker);
+    const app = ctx.app?.tool(name, extra.capabilities);
+    if (app) return callTool(app.spec, args, extra, ctx, tracker, { run: app.run });
+    // A tool of ours that this server does not offer (read-only, toolsets, exclusions): refused
+    // with the reason, through the seam (audited); a name that is no tool at all: protocol error.
+    const disabled = known.get(name);
+    if (disabled) return callTool(disabled, args, extra, ctx, tracker, { disabled: true });
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
   });
 }
 
@@ -223,12 +206,24 @@ export function parseArgs(spec: ToolSpec, args: unknown): Record<string, unknown
   return parsed.data as Record<string, unknown>;
 }
 
+/**
+ * One tool call, whatever the tool: an API tool, wait_for_operation, an app-only tool (`run`), or
+ * one this server does not offer (`disabled`: refused with the reason).
+ */
 export async function callTool(
   spec: ToolSpec,
   args: unknown,
   extra: CallExtra,
   ctx: ToolContext,
   tracker: OperationTracker,
+  how: {
+    run?: (
+      input: Record<string, unknown>,
+      signal: AbortSignal,
+      tracker: OperationTracker,
+    ) => Promise<CallToolResult>;
+    disabled?: boolean;
+  } = {},
 ): Promise<CallToolResult | InputRequiredResult> {
   const started = performance.now();
   const write = !spec.annotations.readOnlyHint;
@@ -243,9 +238,18 @@ export async function callTool(
     if (write && ctx.readOnly) {
       outcome = 'refused';
       result = readOnlyRefusal(spec);
+    } else if (how.disabled) {
+      outcome = 'refused';
+      result = refused(
+        `${spec.name} is not enabled on this server (toolsets, --tools, --exclude-tools or --no-destructive). Nothing was sent.`,
+        'tool-not-enabled',
+        'Use the tools this server lists (tools/list).',
+      );
     } else {
       const input = parseArgs(spec, args);
-      if (!spec.row) {
+      if (how.run) {
+        result = await how.run(input, extra.signal, tracker);
+      } else if (!spec.row) {
         operationId = input['operationId'] as number;
         result = await waitTool(input, extra, ctx);
       } else {
@@ -402,12 +406,13 @@ async function producedBy(
   extra: CallExtra,
   ctx: ToolContext,
 ): Promise<Record<string, unknown>> {
-  if (row.operationType === 'DOWNLOAD_BACKUP') return { link: operation.operationResult ?? null };
-  if (row.operationType === 'VM_DELETE' || vmId === undefined) return {};
+  const produces = row.produces ?? 'vm';
+  if (produces === 'link') return { link: operation.operationResult ?? null };
+  if (produces === 'nothing' || vmId === undefined) return {};
   try {
     const vm = await ctx.client.call('vm_get', { vmId: operation.vmId ?? vmId }, { signal: extra.signal });
     const out: Record<string, unknown> = { vm };
-    if (row.operationType === 'VM_CREATE_SNAPSHOT' && vm.currentSnapshot !== null) {
+    if (produces === 'snapshot' && vm.currentSnapshot !== null) {
       const snapshots = await ctx.client.call('vm_snapshot_list', { vmId: vm.id }, { signal: extra.signal });
       out['snapshot'] = snapshots.find((s) => s.id === vm.currentSnapshot) ?? null;
     }

@@ -5,7 +5,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { FlopsApiError, FlopsTransportError, FlopsValidationError } from '../api/errors.js';
-import { isRead, type OperationDef } from '../api/operations.js';
+import { isRead, type OperationDef, rowOfOperationType } from '../api/operations.js';
 import type { Operation } from '../api/types.js';
 import { ResolveError } from './resolve.js';
 
@@ -220,10 +220,9 @@ function apiHint(err: FlopsApiError, ctx: ErrorContext): string {
 /** Text for an operation that ended in ERROR, with a hint by operation type. */
 export function operationFailure(operation: Operation): CallToolResult {
   const type = operation.operationType ?? 'operation';
-  let hint = 'Check the VM with vm_get before retrying.';
-  if (type === 'VM_REBOOT' || type === 'VM_SHUTDOWN') {
-    hint = `The guest OS did not comply within 3 minutes. If it is hung, ${type === 'VM_REBOOT' ? 'vm_reset' : 'vm_poweroff'} forces it (destructive: unsaved data is lost).`;
-  } else if (
+  let hint =
+    rowOfOperationType(operation.operationType)?.failureHint ?? 'Check the VM with vm_get before retrying.';
+  if (
     operation.errorCode === 'error.inet.ip.guest.add' ||
     operation.errorCode === 'error.inet.ip.guest.remove'
   ) {

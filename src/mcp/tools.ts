@@ -157,7 +157,7 @@ export function instructions(
       'Before installing, check the catalogs (tariff_list, distribution_list); pass distribution and tariff by name — distribution ids change over time.',
     );
   }
-  if (tools.some((t) => t.row && (t.row.returns === 'operation' || t.row.returns === 'created'))) {
+  if (tools.some((t) => t.row && isAsync(t.row))) {
     lines.push(
       'Asynchronous tools return an operationId: call wait_for_operation with it (or pass wait: true) before the next step on the same VM — a VM runs one operation at a time.',
     );

@@ -1,32 +1,8 @@
 /** Pure helpers of the fleet view: units, labels, sorting. No DOM here (unit-tested in node). */
 
-export interface VmRow {
-  id: number;
-  name: string | null;
-  tenantId: number | null;
-  state: string | null;
-  cpu: number | null;
-  memory: number | null;
-  disk: number | null;
-  ipAddresses: string[];
-  privateIpAddress: string | null;
-  tariffId: number | null;
-  distribution: { name: string | null; description: string | null } | null;
-}
+import { isFinal, type OpRow, type VmRow } from '../shared/fleet.js';
 
-export interface OpRow {
-  id: number;
-  vmId: number | null;
-  operationType: string | null;
-  status: string;
-  percentage: number | null;
-  errorCode?: string | null;
-  errorMessage?: string | null;
-  hint?: string;
-}
-
-export const isFinal = (op: OpRow): boolean =>
-  op.status === 'DONE' || op.status === 'ERROR' || op.status === 'UNKNOWN';
+export { isFinal, type OpRow, type VmRow } from '../shared/fleet.js';
 
 /** MB as the API counts them, in the largest unit that reads well: 512 MB, 1 GB, 1.5 GB, 2 TB. */
 export function megabytes(mb: number | null | undefined): string {

@@ -7,6 +7,8 @@
  *     and final state or error with its hint.
  * Live updates come from polling the app-only tool fleet_status every 1.5 s while an operation runs.
  */
+
+import { FLEET_TOOL } from '../shared/fleet.js';
 import {
   isFinal,
   matches,
@@ -33,7 +35,6 @@ import {
 } from './protocol.js';
 import './style.css';
 
-const FLEET_TOOL = 'fleet_status';
 const POLL_MS = 1500;
 const RUNNING = 'VIR_DOMAIN_RUNNING';
 const SHUTOFF = 'VIR_DOMAIN_SHUTOFF';
