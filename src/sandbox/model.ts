@@ -166,17 +166,3 @@ export class SandboxError extends Error {
     super(message);
   }
 }
-
-export const MESSAGES = {
-  // The two messages the document gives verbatim.
-  notOwner: 'Ошибка прав доступа. Обратитесь в службу поддержки.',
-  objectNotFound: 'Объект не найден. Обратитесь в службу поддержки.',
-  validation: 'Validation failed',
-} as const;
-
-export const notOwner = () => new SandboxError('error.not.owner', MESSAGES.notOwner);
-export const objectNotFound = () => new SandboxError('error.object.not.found', MESSAGES.objectNotFound);
-export const vmNotFound = (id: number) => new SandboxError('error.vm.not.found', `VM ${id} not found`);
-/** A rule refusal, in the observed validation shape: errorCode null with fieldErrors. */
-export const invalid = (field: string, message: string) =>
-  new SandboxError(null, MESSAGES.validation, [{ field, message }]);

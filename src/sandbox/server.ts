@@ -13,9 +13,10 @@ import type { Socket } from 'node:net';
 import { paramsSchema, type ToolName } from '../api/operations.js';
 import { decodeQuery } from '../api/wire.js';
 import { type FaultSpec, Faults, faultSpecSchema, RequestCounters } from './faults.js';
-import { type Ctx, type Handler, handlers } from './handlers.js';
-import { type FieldError, MESSAGES, notOwner, SandboxError } from './model.js';
+import { type Ctx, type Handler, handlers } from './handlers/index.js';
+import { type FieldError, SandboxError } from './model.js';
 import { matchRoute, type RouteMatch } from './router.js';
+import { notOwner, TEXT } from './rules.js';
 import { SandboxState } from './state.js';
 
 export const API_PREFIX = '/api/v1/';
@@ -127,11 +128,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           const top = issue.path[0];
           const missing =
             typeof top === 'string' && decoded[top] === undefined && issue.code === 'invalid_type';
-          return { field, message: missing ? `${field} is required` : issue.message };
+          return { field, message: missing ? TEXT.required(field) : issue.message };
         });
-        return jsonReply(200, errorEnvelope(null, MESSAGES.validation, fieldErrors));
+        return jsonReply(200, errorEnvelope(null, TEXT.validation, fieldErrors));
       }
-      const ctx: Ctx = { state, account, now };
+      const ctx: Ctx = { state, account, now, row: route.row };
       const handler = handlers[route.tool] as Handler<ToolName>;
       const result = handler(ctx, parsed.data as never) as unknown;
       const returns = route.row.returns;

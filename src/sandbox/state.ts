@@ -36,6 +36,7 @@ import {
   type VmConfig,
   type VmRecord,
 } from './model.js';
+import { TEXT } from './rules.js';
 import {
   DEFAULT_ACCOUNT,
   FIRST_IDS,
@@ -253,7 +254,7 @@ export class SandboxState {
     const out = new Set<string>();
     for (let i = 0; i < count; i++) {
       const ip = this.allocatePublicIp(out);
-      if (!ip) throw new SandboxError('unexpected.exception', 'No free public IP address left');
+      if (!ip) throw new SandboxError('unexpected.exception', TEXT.noFreeIp);
       out.add(ip);
     }
     return [...out];
