@@ -491,10 +491,7 @@ describe('documented failures of every method, as FlopsApiError', () => {
       ['operation_get', { operationId: 999999 }],
       ['pubkey_edit', { ...VALID.pubkey_edit, keyId: 9999 }],
       ['pubkey_delete', { ...VALID.pubkey_delete, keyId: 9999 }],
-      ['vm_snapshot_rollback', { ...VALID.vm_snapshot_rollback, snapshotId: 9999 }],
-      ['vm_snapshot_delete', { ...VALID.vm_snapshot_delete, snapshotId: 9999 }],
       ['vm_clone', { ...VALID.vm_clone, snapshotId: 9999 }],
-      ['vm_backup_rollback', { ...VALID.vm_backup_rollback, backup: 'full-nope.lz4' }],
       ['vm_backup_download', { ...VALID.vm_backup_download, backup: 'full-nope.lz4' }],
       ['vm_ip_delete', { ...VALID.vm_ip_delete, ip: '203.0.113.250' }],
       ['vm_ip_move', { ...VALID.vm_ip_move, ip: '203.0.113.250' }],
@@ -506,6 +503,15 @@ describe('documented failures of every method, as FlopsApiError', () => {
     ];
     for (const [tool, params] of cases)
       await apiFailure(callAny(client, tool, params), 'error.object.not.found', tool);
+    // A snapshot or backup the VM does not have is accepted; its operation ends in ERROR.
+    for (const [tool, params] of [
+      ['vm_snapshot_rollback', { ...VALID.vm_snapshot_rollback, snapshotId: 9999 }],
+      ['vm_snapshot_delete', { ...VALID.vm_snapshot_delete, snapshotId: 9999 }],
+      ['vm_backup_rollback', { ...VALID.vm_backup_rollback, backup: 'full-nope.lz4' }],
+    ] as const) {
+      const operation = await finish((await callAny(client, tool, params)) as { operationId: number });
+      expect(operation, tool).toMatchObject({ status: 'ERROR', errorCode: 'error.object.not.found' });
+    }
     // A key deleted twice: the second time it is gone.
     await client.call('pubkey_delete', VALID.pubkey_delete);
     await apiFailure(

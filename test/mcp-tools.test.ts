@@ -239,7 +239,12 @@ describe('a VM life cycle through the tools', () => {
     const created = await okCall('vm_snapshot_create', { vmId, name: 'second', wait: true });
     expect((created.snapshot as { name: string }).name).toBe('second');
     await okCall('vm_snapshot_rollback', { vmId, snapshotId: first.id, wait: true });
-    await errCall('vm_snapshot_rollback', { vmId, snapshotId: 999999 }, /not\.found.*vm_snapshot_list/s);
+    // An id the VM does not have: refused with its snapshots, before anything is sent.
+    await errCall(
+      'vm_snapshot_rollback',
+      { vmId, snapshotId: 999999 },
+      /has no snapshot 999999\. Its snapshots: \d+ "before-resize"; \d+ "second"/,
+    );
     await okCall('vm_snapshot_delete', { vmId, snapshotId: first.id, deleteChildren: true, wait: true });
     expect((await okCall('vm_snapshot_list', { vmId })).snapshots).toEqual([]);
   });
@@ -248,7 +253,11 @@ describe('a VM life cycle through the tools', () => {
     const backup = 'diff-backupsnap20141019011721-backupsnap20141022015414.lz4';
     const link = await okCall('vm_backup_download', { vmId: 85561, backup, wait: true });
     expect(link.link).toMatch(/^https:\/\//);
-    await errCall('vm_backup_download', { vmId: 85561, backup: 'nope.lz4' }, /not\.found/);
+    await errCall(
+      'vm_backup_download',
+      { vmId: 85561, backup: 'nope.lz4' },
+      /VM 85561 has no backup "nope\.lz4"\. Its backups: "diff-/,
+    );
     await okCall('vm_backup_rollback', { vmId: 85561, backup, wait: true });
     expect((await okCall('vm_snapshot_list', { vmId: 85561 })).snapshots).toEqual([]);
     expect((await okCall('vm_backup_list', { vmId })).backups).toEqual([]);

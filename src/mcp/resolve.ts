@@ -4,7 +4,9 @@
  *     else `FLOPS_TENANT_ID`, else the account's only tenant;
  *   - `distribution` (+ `bitness`) by name instead of `distributionId`, looked up fresh on every
  *     call because the provider's distribution ids change over time;
- *   - `tariff` by name instead of `tariffId`.
+ *   - `tariff` by name instead of `tariffId`;
+ *   - `snapshotId` / `backup` checked against the VM's own lists before anything is sent: the
+ *     provider accepts an id the VM does not have and only fails the operation later (docs/api.md).
  * The rules key on parameter names of the operation table, never on tool names.
  */
 import type { z } from 'zod';
@@ -18,6 +20,8 @@ export class ResolveError extends Error {
   constructor(
     readonly field: string,
     message: string,
+    /** The values the agent can choose from instead (shown in the result's structuredContent). */
+    readonly candidates?: readonly Record<string, unknown>[],
   ) {
     super(message);
   }
@@ -77,7 +81,51 @@ export async function resolveArgs(
     params['tariffId'] = matchTariff(list, args['tariff'], distribution).id;
   }
 
+  await checkOwnId(params, ctx);
   return out;
+}
+
+/** A snapshot or backup named for a VM must be that VM's: else the candidates, nothing sent. */
+async function checkOwnId(params: Record<string, unknown>, ctx: ResolveContext): Promise<void> {
+  const vmId = params['vmId'];
+  if (typeof vmId !== 'number') return;
+  const opts = { signal: ctx.signal };
+  const snapshotId = params['snapshotId'];
+  if (typeof snapshotId === 'number') {
+    const list = await ctx.client.call('vm_snapshot_list', { vmId }, opts);
+    if (list.some((s) => s.id === snapshotId)) return;
+    const candidates = list.map(({ id, name, description, parentSnapshotId, timeAdded }) => ({
+      id,
+      name,
+      description,
+      parentSnapshotId,
+      timeAdded,
+    }));
+    throw new ResolveError(
+      'snapshotId',
+      `VM ${vmId} has no snapshot ${snapshotId}. ${
+        list.length
+          ? `Its snapshots: ${list.map((s) => `${s.id} "${s.name ?? ''}"`).join('; ')}.`
+          : 'It has no snapshots (vm_snapshot_create makes one).'
+      }`,
+      candidates,
+    );
+  }
+  const backup = params['backup'];
+  if (typeof backup === 'string') {
+    const list = await ctx.client.call('vm_backup_list', { vmId }, opts);
+    if (list.some((b) => b.id === backup)) return;
+    const candidates = list.map(({ id, size, timeAdded }) => ({ id, size, timeAdded }));
+    throw new ResolveError(
+      'backup',
+      `VM ${vmId} has no backup "${backup}". ${
+        list.length
+          ? `Its backups: ${list.map((b) => `"${b.id}"${b.timeAdded ? ` (${new Date(b.timeAdded).toISOString()})` : ''}`).join('; ')}.`
+          : 'It has no backups yet (vm_backup_policy_change sets how often they are taken).'
+      }`,
+      candidates,
+    );
+  }
 }
 
 /**

@@ -73,7 +73,7 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
   }
   if (err instanceof ResolveError) {
     return fail(`${ctx.tool}: ${err.field}: ${err.message} Nothing was changed.`, {
-      error: { field: err.field },
+      error: { field: err.field, ...(err.candidates ? { candidates: err.candidates } : {}) },
     });
   }
   if (err instanceof FlopsApiError) {

@@ -57,6 +57,8 @@ export const TEXT = {
   guestRemove: (ip: string) =>
     `IP ${ip} was removed but is still configured in the guest OS: remove it by hand`,
   noFreeIp: 'No free public IP address left',
+  snapshotMissing: (snapshotId: number, vmId: number) => `VM ${vmId} has no snapshot ${snapshotId}`,
+  backupMissing: (backup: string, vmId: number) => `VM ${vmId} has no backup ${backup}`,
   vmGone: (vmId: number) => `VM ${vmId} disappeared while an operation was running`,
 } as const;
 

@@ -150,16 +150,19 @@ export function vmKeys(keys: readonly PublicKeyRecord[], tenantId: number, windo
   }));
 }
 
-export function snapshotOf(ctx: Ctx, vm: VmRecord, snapshotId: number): SnapshotRecord {
-  const s = ctx.state.snapshots.get(snapshotId);
-  if (!s || s.vmId !== vm.id) throw objectNotFound();
-  return s;
+/** A snapshot of this VM (a VM clones only its own snapshots). */
+export function snapshotOf(
+  state: SandboxState,
+  vm: VmRecord,
+  snapshotId: number,
+): SnapshotRecord | undefined {
+  const s = state.snapshots.get(snapshotId);
+  return s?.vmId === vm.id ? s : undefined;
 }
 
-export function backupOf(ctx: Ctx, vm: VmRecord, backupId: string): BackupRecord {
-  const b = ctx.state.backups.get(backupId);
-  if (!b || b.vmId !== vm.id) throw objectNotFound();
-  return b;
+export function backupOf(state: SandboxState, vm: VmRecord, backupId: string): BackupRecord | undefined {
+  const b = state.backups.get(backupId);
+  return b?.vmId === vm.id ? b : undefined;
 }
 
 export function applyConfig(vm: VmRecord, config: VmConfig): void {

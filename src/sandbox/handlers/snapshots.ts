@@ -1,9 +1,10 @@
 /** Toolset `snapshots`: list, create, roll back to and delete snapshots (a tree per VM). */
 import type { SnapshotRecord } from '../model.js';
-import { MS } from '../rules.js';
+import { MS, TEXT } from '../rules.js';
 import { configOf } from '../state.js';
 import {
   applyConfig,
+  fail,
   liveVm,
   operate,
   readableVm,
@@ -11,6 +12,9 @@ import {
   type ToolsetHandlers,
   writableVm,
 } from './shared.js';
+
+const missing = (snapshotId: number, vmId: number) =>
+  fail('error.object.not.found', TEXT.snapshotMissing(snapshotId, vmId));
 
 export const snapshots = {
   vm_snapshot_list: (ctx, p) =>
@@ -37,11 +41,14 @@ export const snapshots = {
     });
   },
 
+  // An id the VM does not have is accepted and its operation ends in ERROR, the list unchanged
+  // (observed live); the MCP tools check the id before sending.
   vm_snapshot_rollback: (ctx, p) => {
     const vm = writableVm(ctx, p.vmId, p.tenantId);
-    const snapshot = snapshotOf(ctx, vm, p.snapshotId);
     return operate(ctx, vm, MS.restore - MS.quick, () => {
       const v = liveVm(ctx.state, vm.id);
+      const snapshot = snapshotOf(ctx.state, v, p.snapshotId);
+      if (!snapshot) return missing(p.snapshotId, v.id);
       applyConfig(v, snapshot.config);
       v.currentSnapshot = snapshot.id;
       return undefined;
@@ -50,10 +57,11 @@ export const snapshots = {
 
   vm_snapshot_delete: (ctx, p) => {
     const vm = writableVm(ctx, p.vmId, p.tenantId);
-    const snapshot = snapshotOf(ctx, vm, p.snapshotId);
     const { state } = ctx;
     return operate(ctx, vm, MS.power, () => {
       const v = liveVm(state, vm.id);
+      const snapshot = snapshotOf(state, v, p.snapshotId);
+      if (!snapshot) return missing(p.snapshotId, v.id);
       const all = state.snapshotsOf(v.id);
       const removed = new Set([snapshot.id]);
       if (p.deleteChildren === true) {

@@ -8,6 +8,7 @@ import {
   isWindows,
   MS,
   notOwner,
+  objectNotFound,
   quotaReached,
   SUPPORT_USER,
   vmNotFound,
@@ -105,8 +106,9 @@ export const vms = {
     // The document calls tenantId "the project": the clone goes to that project, any of the account's.
     const tenant = ownTenant(ctx, p.tenantId);
     notBusy(ctx, source.id);
-    const config =
-      p.snapshotId === undefined ? configOf(source) : snapshotOf(ctx, source, p.snapshotId).config;
+    const snapshot = p.snapshotId === undefined ? undefined : snapshotOf(ctx.state, source, p.snapshotId);
+    if (p.snapshotId !== undefined && !snapshot) throw objectNotFound();
+    const config = snapshot?.config ?? configOf(source);
     checkQuota(ctx);
     const { state } = ctx;
     const id = state.nextId('vm');
