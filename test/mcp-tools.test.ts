@@ -35,7 +35,7 @@ describe('catalog and reads', () => {
       expect.arrayContaining([{ id: 10081, description: 'По умолчанию' }]),
     );
     expect(((await okCall('vm_list')).vms as unknown[]).length).toBeGreaterThanOrEqual(3);
-    expect(((await okCall('distribution_list')).distributions as unknown[]).length).toBe(9);
+    expect(((await okCall('distribution_list')).distributions as unknown[]).length).toBe(21);
     expect(((await okCall('software_list')).software as unknown[]).length).toBe(5);
     expect(((await okCall('tariff_list')).tariffs as unknown[]).length).toBeGreaterThanOrEqual(13);
     expect((await okCall('pubkey_list')).publicKeys).toEqual(
@@ -103,8 +103,8 @@ describe('a VM life cycle through the tools', () => {
   it('lists candidates for an ambiguous or unknown distribution', async () => {
     await errCall(
       'vm_install',
-      { tenantId: 111, distribution: 'ubuntu', tariff: 'Облачный 1024' },
-      /Several.*14\.04.*12\.04/s,
+      { tenantId: 111, distribution: 'win server', tariff: 'Облачный 1024 для Windows' },
+      /Several.*2008 R2.*2012 R2.*2016.*2019/s,
     );
     await errCall(
       'vm_install',
@@ -140,12 +140,31 @@ describe('a VM life cycle through the tools', () => {
     expect(data.status).toBe('DONE');
     const vm = data.vm as { id: number; name: string; distribution: { description: string }; state: string };
     expect(vm.name).toBe('web-1');
-    expect(vm.distribution.description).toBe('Debian 7.6 x64');
+    // "debian" names six builds of three releases: the newest 64-bit one, and the result says so.
+    expect(vm.distribution.description).toBe('Debian 9 x64');
+    expect(data.notes).toEqual([expect.stringMatching(/"debian" matched 6 builds: took 320 "Debian 9 x64"/)]);
     expect(vm.state).toBe('VIR_DOMAIN_RUNNING');
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)).toBe(100);
     expect(text(result as never)).not.toContain('Secret-pass1');
     vmId = vm.id;
+  });
+
+  it('a fixed tariff ignores the resources given with it, and the result says so', async () => {
+    const data = await okCall('vm_install', {
+      tenantId: 111,
+      distribution: 'Debian 8 x64',
+      tariff: 'Облачный 512',
+      memory: 2048,
+      disk: 16384,
+      password: 'Secret-pass1',
+      wait: true,
+    });
+    expect(data.vm).toMatchObject({ memory: 512, disk: 16384, tariffId: 3 });
+    expect(data.notes).toEqual([
+      'memory, disk ignored: tariff 3 "Облачный 512" is fixed (512 MB RAM, 16384 MB disk, 1 CPU, 1 IP); only an onDemand tariff takes them.',
+    ]);
+    await okCall('vm_delete', { vmId: (data.vm as { id: number }).id, wait: true });
   });
 
   it('starts an operation, then waits for it with wait_for_operation', async () => {

@@ -13,6 +13,12 @@ export function ok(data: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(data) }], structuredContent: data };
 }
 
+/** A successful result with what the server decided for the agent (resolve.ts `notes`) added. */
+export function withNotes(result: CallToolResult, notes: readonly string[]): CallToolResult {
+  if (notes.length === 0 || result.isError || !result.structuredContent) return result;
+  return ok({ ...result.structuredContent, notes: [...notes] });
+}
+
 export function fail(text: string, data?: Record<string, unknown>): CallToolResult {
   return {
     content: [{ type: 'text', text }],

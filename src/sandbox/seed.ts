@@ -1,7 +1,7 @@
 /**
- * The sandbox's initial state: the example objects of the provider's document
- * (/work/shared/api/000_74c82ddb414a514c.txt), same ids, field values and key order, plus the few
- * objects those examples refer to without showing them. Functions, not constants: every sandbox
+ * The sandbox's initial state: the example objects of the provider's document, same ids, field
+ * values and key order, plus the few objects those examples refer to without showing them and the
+ * catalog entries live clients used (docs/api.md). Functions, not constants: every sandbox
  * (and every reset) gets fresh, mutable copies.
  */
 import type {
@@ -56,6 +56,7 @@ export function seedDistributions(): DistributionRecord[] {
     listed: true,
   });
   return [
+    // The document's list, in its order.
     listed(233, 'DEBIAN', 'Debian 7.6 x64', 64),
     listed(234, 'DEBIAN', 'Debian 7.6 x86', 32),
     listed(230, 'UBUNTU', 'Ubuntu 14.04.1 x64', 64),
@@ -65,6 +66,20 @@ export function seedDistributions(): DistributionRecord[] {
     listed(219, 'WINDOWS_2008_R2', 'Win Server 2008 R2 x64', 64),
     listed(236, 'FEDORA', 'Fedora 20 x64', 64),
     listed(220, 'WINDOWS_2012', 'Win Server 2012 R2 x64', 64),
+    // What live clients installed later (docs/api.md, "Catalog"): 316 and 311 are their ids; the
+    // rest are releases of those years, each Linux one in 64 and 32 bit.
+    listed(311, 'DEBIAN', 'Debian 8 x64', 64),
+    listed(312, 'DEBIAN', 'Debian 8 x86', 32),
+    listed(320, 'DEBIAN', 'Debian 9 x64', 64),
+    listed(321, 'DEBIAN', 'Debian 9 x86', 32),
+    listed(316, 'UBUNTU', 'Ubuntu 16.04 x64', 64),
+    listed(317, 'UBUNTU', 'Ubuntu 16.04 x86', 32),
+    listed(313, 'UBUNTU', 'Ubuntu 14.04 x86', 32),
+    listed(309, 'CENTOS', 'CentOS 6.8 x64', 64),
+    listed(310, 'CENTOS', 'CentOS 6.8 x86', 32),
+    listed(314, 'CENTOS', 'CentOS 7 x64', 64),
+    listed(318, 'WINDOWS_2016', 'Win Server 2016 x64', 64),
+    listed(323, 'WINDOWS_2019', 'Win Server 2019 x64', 64),
     // Retired images the example VMs still run: shown on those VMs, absent from distribution/.
     { id: 216, name: 'UBUNTU', description: 'Ubuntu 12.04.4 x64', bitness: 64, listed: false },
     { id: 221, name: 'DEBIAN', description: 'Debian 7.5 x64', bitness: 64, listed: false },
@@ -326,9 +341,9 @@ export function seedBackups(): BackupRecord[] {
 }
 
 /**
- * The document's operations, readable by id. 61625 is a historical record seen at 51 %: it goes on
- * from there to DONE within `historicalMs` (× timeScale) of the sandbox's start, without locking or
- * changing VM 85662. 106765 concerns VM 92821, which no longer exists.
+ * The document's operations, readable by id, and operation 1. 61625 is a historical record seen at
+ * 51 %: it goes on from there to DONE within `historicalMs` (× timeScale) of the sandbox's start,
+ * without locking or changing VM 85662. 106765 concerns VM 92821, which no longer exists.
  */
 export function seedOperations(start: number, historicalMs: number): OperationRecord[] {
   const done = (
@@ -349,6 +364,9 @@ export function seedOperations(start: number, historicalMs: number): OperationRe
     outcome: operationResult === undefined ? { status: 'DONE' } : { status: 'DONE', operationResult },
   });
   return [
+    // A live client reads operation 1 and expects a result (python-flops test_get_operation_status):
+    // the account's first operation, long finished.
+    { ...done(1, 85561, 'VM_INSTALL'), startedAt: 1399367371175, endsAt: 1399367371175 },
     done(61626, 85662, 'VM_DESTROY'),
     {
       id: 61625,
