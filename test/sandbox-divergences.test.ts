@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../src/sandbox/index.js';
-import { invalid, type Json, ok, PASSWORD, type Query, run, waitOp } from './sandbox-helpers.js';
+import { fails, invalid, type Json, ok, PASSWORD, type Query, run, waitOp } from './sandbox-helpers.js';
 
 let sb: Sandbox;
 beforeAll(async () => {
@@ -62,5 +62,118 @@ describe('booleans are read as a Spring binder reads them', () => {
         'sendPassword',
       );
     }
+  });
+});
+
+describe('catalog and history live clients rely on', () => {
+  it('distribution 316 "Ubuntu 16.04 x64", 311 and three Debian releases install; tariff 1 is onDemand', async () => {
+    const list = (await ok(sb, 'distribution/')).result as Json[];
+    expect(list.find((d) => d.id === 316)).toEqual({
+      id: 316,
+      name: 'UBUNTU',
+      description: 'Ubuntu 16.04 x64',
+      bitness: 64,
+    });
+    const debian = list.filter((d) => d.name === 'DEBIAN');
+    expect(new Set(debian.map((d) => d.description.split(' ')[1])).size).toBeGreaterThanOrEqual(3);
+    for (const name of ['DEBIAN', 'UBUNTU', 'CENTOS']) {
+      expect(new Set(list.filter((d) => d.name === name).map((d) => d.bitness))).toEqual(new Set([64, 32]));
+    }
+    expect(list.filter((d) => d.name.startsWith('WINDOWS')).length).toBeGreaterThanOrEqual(3);
+    expect(list.length).toBeLessThanOrEqual(25);
+    // The Ansible module's install: 316 on tariff 1 with explicit resources and no address.
+    const id = await install({
+      distributionId: 316,
+      tariffId: 1,
+      memory: 512,
+      disk: 8192,
+      cpu: 1,
+      ipCount: 0,
+    });
+    expect(await vm(id)).toMatchObject({ tariffId: 1, memory: 512, disk: 8192, cpu: 1, ipAddresses: [] });
+    await install({ distributionId: 311, tariffId: 1, memory: 512, disk: 8192, cpu: 1, ipCount: 1 });
+  });
+
+  it('operation 1 is readable; an id that never existed is not found', async () => {
+    expect((await ok(sb, 'operation/1/')).result).toMatchObject({ id: 1, status: 'DONE', percentage: 100 });
+    await fails(sb, 'operation/9999999999/', {}, 'error.object.not.found');
+  });
+
+  it('ip_add and ip_delete change the address list when accepted, before the operation ends', async () => {
+    const add = await ok(sb, 'vm/85561/ip_add/', { tenantId: 111 });
+    const ips = (await vm(85561)).ipAddresses;
+    expect(ips).toHaveLength(2);
+    await waitOp(sb, add.operationId);
+    const del = await ok(sb, 'vm/85561/ip_delete/', { tenantId: 111, ip: ips[1] });
+    expect((await vm(85561)).ipAddresses).toEqual([ips[0]]);
+    expect((await waitOp(sb, del.operationId)).status).toBe('DONE');
+  });
+});
+
+describe('rules from the document', () => {
+  it('a fixed tariff ignores memory, disk, cpu and ipCount: accepted, the tariff’s resources', async () => {
+    const id = await install({ tariffId: 3, memory: 4096, disk: 65536, cpu: 4, ipCount: 2 });
+    const v = await vm(id);
+    expect(v).toMatchObject({ tariffId: 3, memory: 512, disk: 16384, cpu: 1 });
+    expect(v.ipAddresses).toHaveLength(1);
+  });
+
+  it('cpu_change is a hot increase: a decrease is a field error', async () => {
+    const id = await install({ tariffId: 1, memory: 1024, disk: 16384, cpu: 4 });
+    const body = await invalid(sb, `vm/${id}/cpu_change/`, { tenantId: 10081, cpu: 2 }, 'cpu');
+    expect(body.fieldErrors[0].message).toMatch(/only grows.*4 cores/);
+    expect((await run(sb, `vm/${id}/cpu_change/`, { tenantId: 10081, cpu: 6 })).status).toBe('DONE');
+    expect((await vm(id)).cpu).toBe(6);
+  });
+
+  it('no funds: install, clone and reinstall are refused with error.balance.insufficient', async () => {
+    const control = (available: boolean) =>
+      fetch(`${sb.controlUrl}funds`, { method: 'POST', body: JSON.stringify({ available }) });
+    expect((await control(false)).status).toBe(200);
+    const base = { tenantId: 10081, distributionId: 230, tariffId: 3 };
+    await fails(sb, 'vm/install/', base, 'error.balance.insufficient');
+    await fails(sb, 'vm/85561/clone/', { tenantId: 111 }, 'error.balance.insufficient');
+    await fails(sb, 'vm/85561/reinstall/', { tenantId: 111 }, 'error.balance.insufficient');
+    // What is already paid for goes on.
+    expect((await run(sb, 'vm/85561/rename/', { tenantId: 111, name: 'still-here' })).status).toBe('DONE');
+    expect((await control(true)).status).toBe(200);
+    await install();
+  });
+
+  it('a distribution that cannot be cloned (Windows): refused with error.vm.clone.unsupported', async () => {
+    const body = await fails(sb, 'vm/88534/clone/', { tenantId: 111 }, 'error.vm.clone.unsupported');
+    expect(body.errorMessage).toMatch(/Win Server 2008 R2 x64/);
+  });
+});
+
+describe('scheduled backups', () => {
+  const H = 3_600_000;
+  let t = 1_760_000_000_000;
+  let timed: Sandbox;
+  beforeAll(async () => {
+    timed = await startSandbox({ port: 0, now: () => t });
+  });
+  afterAll(() => timed.close());
+
+  it('every `frequency` hours from install or policy change, keeping the newest `quantity`', async () => {
+    const body = await ok(timed, 'vm/install/', { tenantId: 10081, distributionId: 230, tariffId: 3 });
+    const installedAt = t + 2500;
+    t = installedAt;
+    const id = body.result;
+    const backups = async () => (await ok(timed, `vm/${id}/backups/`)).result as Json[];
+    expect(await backups()).toEqual([]);
+    // Default policy: one backup every 72 hours.
+    t = installedAt + 72 * H - 1;
+    expect(await backups()).toEqual([]);
+    t = installedAt + 72 * H;
+    expect((await backups()).map((b) => b.timeAdded)).toEqual([installedAt + 72 * H]);
+    // Three every 3 hours, from the change on.
+    const changedAt = t;
+    await ok(timed, `vm/${id}/backup_policy_change/`, { tenantId: 10081, quantity: 3, frequency: 3 });
+    t = changedAt + 10 * 3 * H + 5;
+    const kept = await backups();
+    expect(kept.map((b) => b.timeAdded)).toEqual([8, 9, 10].map((n) => changedAt + n * 3 * H));
+    expect(kept[0].id).toMatch(/^(full|diff)-backupsnap\d{14}/);
+    expect(kept[2].id).toMatch(/^diff-backupsnap\d{14}-backupsnap\d{14}\.lz4$/);
   });
 });

@@ -14,6 +14,8 @@ export interface Account {
   /** The e-mail shown as `ownerUser` on what this account shares with others. */
   readonly email: string;
   vmQuota: number;
+  /** false: the balance is empty, and what costs money (install, clone, reinstall) is refused. */
+  funds: boolean;
 }
 
 export interface TenantRecord {
@@ -103,6 +105,10 @@ export interface VmRecord {
   publicKeys: VmKeyRecord[];
   /** Programmatic override of guest responsiveness; undefined: a name starting with "hung" hangs. */
   guestResponsive?: boolean;
+  /** A new guest boots after its operation is DONE: it answers from this time on (epoch ms). */
+  guestReadyAt?: number;
+  /** When the provider's scheduler takes the next backup (epoch ms); none while installing. */
+  backupDueAt?: number;
 }
 
 export interface SnapshotRecord {
@@ -144,8 +150,8 @@ export interface OperationRecord {
   startPercentage: number;
   /** VMs this operation keeps busy while it runs, and the error a write on them gets. */
   locks: { vmId: number; code: LockCode }[];
-  /** Applied once, when the operation's time is up; returns how it ended (default DONE). */
-  effect?: () => OperationOutcome | undefined;
+  /** Applied once, when the operation's time is up (given that time); returns how it ended (default DONE). */
+  effect?: (endedAt: number) => OperationOutcome | undefined;
   /** Set once applied. */
   outcome?: OperationOutcome;
 }

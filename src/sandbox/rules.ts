@@ -22,6 +22,11 @@ export const MS = {
   download: 2000,
 } as const;
 
+/** The document's limit for a guest to comply with a soft reboot or shutdown (× timeScale). */
+export const GUEST_TIMEOUT_MS = 180_000;
+/** How long a new guest takes to boot after its install or clone is DONE (decided; × timeScale). */
+export const GUEST_BOOT_MS = 30_000;
+
 /** As on two of the three example VMs of the document. */
 export const DEFAULT_BACKUP_POLICY = { quantity: 1, frequency: 72 } as const;
 /** Who `openSupportAccess` gives access to (shown in `accessUsers`). */
@@ -57,6 +62,10 @@ export const TEXT = {
   guestRemove: (ip: string) =>
     `IP ${ip} was removed but is still configured in the guest OS: remove it by hand`,
   noFreeIp: 'No free public IP address left',
+  noFunds: 'Not enough money on the account balance for this operation',
+  cloneUnsupported: (description: string) => `The distribution ${description} does not support cloning`,
+  cpuDecrease: (current: number) =>
+    `the CPU quota only grows while the VM runs: give more than the current ${current} cores`,
   snapshotMissing: (snapshotId: number, vmId: number) => `VM ${vmId} has no snapshot ${snapshotId}`,
   backupMissing: (backup: string, vmId: number) => `VM ${vmId} has no backup ${backup}`,
   vmGone: (vmId: number) => `VM ${vmId} disappeared while an operation was running`,
@@ -65,12 +74,25 @@ export const TEXT = {
 /** Codes we chose where the document gives none (docs/api.md, "Decisions"). */
 export const DECIDED_CODES = {
   guestTimeout: 'error.vm.guest.timeout',
+  noFunds: 'error.balance.insufficient',
+  cloneUnsupported: 'error.vm.clone.unsupported',
 } as const;
 
 export const notOwner = () => new SandboxError('error.not.owner', TEXT.notOwner);
 export const objectNotFound = () => new SandboxError('error.object.not.found', TEXT.objectNotFound);
 export const vmNotFound = (id: number) => new SandboxError('error.vm.not.found', TEXT.vmNotFound(id));
 export const quotaReached = (quota: number) => new SandboxError('vm.limit.exceed', TEXT.quota(quota));
+/** What costs money (install, clone, reinstall) needs funds on the account. */
+export function checkFunds(account: { funds: boolean }): void {
+  if (!account.funds) throw new SandboxError(DECIDED_CODES.noFunds, TEXT.noFunds);
+}
+
+/** Windows guests cannot be cloned (decided: a copy would need a new system identity). */
+export function checkCloneable(distribution: { name: string; description: string }): void {
+  if (isWindows(distribution))
+    throw new SandboxError(DECIDED_CODES.cloneUnsupported, TEXT.cloneUnsupported(distribution.description));
+}
+
 /** A rule refusal, in the observed validation shape: errorCode null with fieldErrors. */
 export const invalid = (field: string, message: string) =>
   new SandboxError(null, TEXT.validation, [{ field, message }]);

@@ -31,8 +31,8 @@ export const FIRST_IDS = { vm: 88977, snapshot: 2207, publicKey: 255 } as const;
 
 export function seedAccounts(clientId: string, apiKey: string, vmQuota: number): Account[] {
   return [
-    { id: DEFAULT_ACCOUNT, clientId, apiKey, email: 'owner@sandbox.invalid', vmQuota },
-    { id: OTHER_ACCOUNT, clientId: 'shared-user', apiKey: null, email: OTHER_EMAIL, vmQuota },
+    { id: DEFAULT_ACCOUNT, clientId, apiKey, email: 'owner@sandbox.invalid', vmQuota, funds: true },
+    { id: OTHER_ACCOUNT, clientId: 'shared-user', apiKey: null, email: OTHER_EMAIL, vmQuota, funds: true },
   ];
 }
 

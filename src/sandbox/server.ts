@@ -313,6 +313,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         state.finishAll();
         return send(res, jsonReply(200, { ok: true }));
       }
+      if (path === 'funds' && method === 'POST') {
+        const body = (await readJson(req)) as { available?: unknown };
+        if (typeof body.available !== 'boolean') return bad(400, 'expected {"available": boolean}');
+        state.setFunds(body.available);
+        return send(res, jsonReply(200, { ok: true }));
+      }
       if (path === 'guest' && method === 'POST') {
         const body = (await readJson(req)) as { vmId?: unknown; responsive?: unknown };
         if (

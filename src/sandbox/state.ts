@@ -36,7 +36,7 @@ import {
   type VmConfig,
   type VmRecord,
 } from './model.js';
-import { TEXT } from './rules.js';
+import { GUEST_BOOT_MS, GUEST_TIMEOUT_MS, TEXT } from './rules.js';
 import {
   DEFAULT_ACCOUNT,
   FIRST_IDS,
@@ -57,6 +57,9 @@ export const SHUTOFF = 'VIR_DOMAIN_SHUTOFF';
 
 /** How long the seeded pending operation 61625 takes to finish, before timeScale. */
 const HISTORICAL_MS = 1500;
+const HOUR_MS = 3_600_000;
+
+const isHung = (vm: VmRecord) => vm.name.toLowerCase().startsWith('hung');
 
 /** Public addresses come from the documentation ranges (RFC 5737), never from real networks. */
 const PUBLIC_POOLS = ['198.51.100.', '203.0.113.'] as const;
@@ -77,7 +80,7 @@ export interface StartOperation {
   /** Unscaled duration; 0 or an `instant` row completes at once. */
   durationMs: number;
   locks?: { vmId: number; code: LockCode }[];
-  effect?: () => OperationOutcome | undefined;
+  effect?: (endedAt: number) => OperationOutcome | undefined;
 }
 
 export class SandboxState {
@@ -127,7 +130,10 @@ export class SandboxState {
     for (const s of seedSoftware()) this.software.set(s.id, s);
     for (const t of seedTariffs()) this.tariffs.set(t.id, t);
     for (const k of seedPublicKeys()) this.publicKeys.set(k.id, k);
-    for (const v of seedVms()) this.vms.set(v.id, v);
+    for (const v of seedVms()) {
+      this.vms.set(v.id, v);
+      this.scheduleBackups(v, this.clock());
+    }
     for (const s of seedSnapshots()) this.snapshots.set(s.id, s);
     for (const b of seedBackups()) this.backups.set(b.id, b);
     for (const o of seedOperations(this.clock(), this.scaled(HISTORICAL_MS))) {
@@ -154,14 +160,20 @@ export class SandboxState {
     return Math.round(ms * this.timeScale);
   }
 
-  /** Apply the effects of every operation whose time is up, in the order they end. */
+  /**
+   * Apply the effects of every operation whose time is up, in the order they end; then take the
+   * scheduled backups that are due.
+   */
   advance(now: number = this.clock()): void {
-    if (this.pending.size === 0) return;
-    const due = [...this.pending]
-      .map((id) => this.operations.get(id)!)
-      .filter((op) => op.endsAt <= now)
-      .sort((a, b) => a.endsAt - b.endsAt || a.id - b.id);
-    for (const op of due) this.complete(op);
+    if (this.pending.size > 0) {
+      const due = [...this.pending]
+        .map((id) => this.operations.get(id)!)
+        .filter((op) => op.endsAt <= now)
+        .sort((a, b) => a.endsAt - b.endsAt || a.id - b.id);
+      for (const op of due) this.complete(op);
+    }
+    if (now !== Number.POSITIVE_INFINITY)
+      for (const vm of this.vms.values()) this.takeScheduledBackups(vm, now);
   }
 
   /** Finish every running operation now (tests and benchmarks that do not want to wait). */
@@ -178,7 +190,7 @@ export class SandboxState {
     this.pending.delete(op.id);
     let outcome: OperationOutcome | undefined;
     try {
-      outcome = op.effect?.();
+      outcome = op.effect?.(op.endsAt);
     } catch (err) {
       outcome = {
         status: 'ERROR',
@@ -273,9 +285,67 @@ export class SandboxState {
   // ------------------------------------------------------------------------------------------
   // Guests, backups
 
-  /** Whether the VM's guest OS answers soft reboot/shutdown and network reconfiguration. */
-  isGuestResponsive(vm: VmRecord): boolean {
-    return vm.guestResponsive ?? !vm.name.toLowerCase().startsWith('hung');
+  /**
+   * Whether the VM's guest OS answers soft reboot/shutdown and network reconfiguration at `at`: not
+   * while a new guest boots, never for a hung one (a name starting with "hung", or set so).
+   */
+  isGuestResponsive(vm: VmRecord, at: number = this.clock()): boolean {
+    if (vm.guestResponsive !== undefined) return vm.guestResponsive;
+    if (isHung(vm)) return false;
+    return (vm.guestReadyAt ?? 0) <= at;
+  }
+
+  /**
+   * How long (unscaled ms) an operation that needs the guest takes, given what it takes with a
+   * guest that answers: a booting guest delays it until it answers, and one that has not answered
+   * after 3 minutes fails it then (docs/api.md, "Guests").
+   */
+  guestDurationMs(vm: VmRecord, baseMs: number): number {
+    const now = this.clock();
+    if (this.isGuestResponsive(vm, now)) return baseMs;
+    const hung = vm.guestResponsive === false || (vm.guestResponsive === undefined && isHung(vm));
+    if (hung || this.timeScale === 0) return GUEST_TIMEOUT_MS;
+    const bootLeft = ((vm.guestReadyAt ?? now) - now) / this.timeScale;
+    return Math.min(GUEST_TIMEOUT_MS, bootLeft + baseMs);
+  }
+
+  /** A VM whose installation just finished: running, its guest booting, its backups scheduled. */
+  installed(vm: VmRecord, at: number): void {
+    vm.state = RUNNING;
+    vm.guestReadyAt = at + this.scaled(GUEST_BOOT_MS);
+    this.scheduleBackups(vm, at);
+  }
+
+  /** The next scheduled backup `frequency` hours (× timeScale) from `from`; none at timeScale 0. */
+  scheduleBackups(vm: VmRecord, from: number): void {
+    const period = this.scaled(vm.backupPolicy.frequency * HOUR_MS);
+    if (period > 0) vm.backupDueAt = from + period;
+    else delete vm.backupDueAt;
+  }
+
+  /** Backups due by `now`, at their own times; only the newest `quantity` are kept. */
+  private takeScheduledBackups(vm: VmRecord, now: number): void {
+    const due = vm.backupDueAt;
+    if (due === undefined || due > now) return;
+    const period = this.scaled(vm.backupPolicy.frequency * HOUR_MS);
+    if (period <= 0) {
+      delete vm.backupDueAt;
+      return;
+    }
+    const { quantity } = vm.backupPolicy;
+    const slots = Math.floor((now - due) / period) + 1;
+    // Older slots would be deleted at once: take only the last `quantity`.
+    for (let i = Math.max(0, slots - quantity); i < slots; i++) this.addBackup(vm.id, due + i * period);
+    vm.backupDueAt = due + slots * period;
+    const kept = this.backupsOf(vm.id);
+    for (const old of kept.slice(0, Math.max(0, kept.length - quantity))) this.backups.delete(old.id);
+  }
+
+  /** Give the default account (or another) money, or take it all (docs/api.md, "Funds"). */
+  setFunds(available: boolean, accountId: string = DEFAULT_ACCOUNT): void {
+    const account = this.accounts.get(accountId);
+    if (!account) throw new Error(`No account ${accountId}`);
+    account.funds = available;
   }
 
   /** Make a VM's guest hang (false) or answer (true); undefined goes back to the name rule. */

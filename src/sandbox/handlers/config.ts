@@ -60,6 +60,8 @@ export const config = {
   vm_cpu_change: (ctx, p) => {
     const vm = writableVm(ctx, p.vmId, p.tenantId);
     if (!tariffOf(ctx, vm).onDemand) throw invalid('cpu', TEXT.fixedTariff('cpu'));
+    // Documented as a hot increase of the CPU quota: a decrease is refused.
+    if (p.cpu < vm.cpu) throw invalid('cpu', TEXT.cpuDecrease(vm.cpu));
     return operate(ctx, vm, MS.config, () => {
       liveVm(ctx.state, vm.id).cpu = p.cpu;
       return undefined;
@@ -85,8 +87,11 @@ export const config = {
 
   vm_backup_policy_change: (ctx, p) => {
     const vm = writableVm(ctx, p.vmId, p.tenantId);
-    return operate(ctx, vm, 0, () => {
-      liveVm(ctx.state, vm.id).backupPolicy = { quantity: p.quantity, frequency: p.frequency };
+    return operate(ctx, vm, 0, (endedAt) => {
+      const v = liveVm(ctx.state, vm.id);
+      v.backupPolicy = { quantity: p.quantity, frequency: p.frequency };
+      // The schedule starts again from the change (decided).
+      ctx.state.scheduleBackups(v, endedAt);
       return undefined;
     });
   },

@@ -1,9 +1,18 @@
 /** Toolset `power`: start, hard reset, soft reboot, hard power-off, soft shutdown. */
+
+import type { VmRecord } from '../model.js';
 import { DECIDED_CODES, MS, TEXT } from '../rules.js';
 import { RUNNING, SHUTOFF } from '../state.js';
-import { fail, liveVm, operate, type ToolsetHandlers, writableVm } from './shared.js';
+import { type Ctx, fail, liveVm, operate, type ToolsetHandlers, writableVm } from './shared.js';
 
 const guestTimeout = () => fail(DECIDED_CODES.guestTimeout, TEXT.guestTimeout);
+
+/**
+ * A soft reboot or shutdown asks the guest: it takes as long as the guest needs to answer, and
+ * fails after 3 minutes (× timeScale) if it does not. A stopped VM has no guest to wait for.
+ */
+const soft = (ctx: Ctx, vm: VmRecord) =>
+  vm.state === RUNNING ? ctx.state.guestDurationMs(vm, MS.soft) : MS.soft;
 
 // Starting a running VM, and powering off or shutting down a stopped one, end DONE and change nothing.
 // Hard and soft reboots of a stopped VM end in ERROR: there is nothing to reboot.
@@ -27,10 +36,10 @@ export const power = {
 
   vm_reboot: (ctx, p) => {
     const vm = writableVm(ctx, p.vmId, p.tenantId);
-    return operate(ctx, vm, MS.soft, () => {
+    return operate(ctx, vm, soft(ctx, vm), (endedAt) => {
       const v = liveVm(ctx.state, vm.id);
       if (v.state !== RUNNING) return fail('unexpected.exception', TEXT.notRunning(v.id));
-      if (!ctx.state.isGuestResponsive(v)) return guestTimeout();
+      if (!ctx.state.isGuestResponsive(v, endedAt)) return guestTimeout();
       return undefined;
     });
   },
@@ -45,10 +54,10 @@ export const power = {
 
   vm_shutdown: (ctx, p) => {
     const vm = writableVm(ctx, p.vmId, p.tenantId);
-    return operate(ctx, vm, MS.soft, () => {
+    return operate(ctx, vm, soft(ctx, vm), (endedAt) => {
       const v = liveVm(ctx.state, vm.id);
       if (v.state !== RUNNING) return undefined;
-      if (!ctx.state.isGuestResponsive(v)) return guestTimeout();
+      if (!ctx.state.isGuestResponsive(v, endedAt)) return guestTimeout();
       v.state = SHUTOFF;
       return undefined;
     });

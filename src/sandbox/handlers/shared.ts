@@ -182,7 +182,7 @@ export function operate(
   ctx: Ctx,
   vm: { id: number; tenantId: number },
   durationMs: number,
-  effect?: () => OperationOutcome | undefined,
+  effect?: (endedAt: number) => OperationOutcome | undefined,
   extraLocks: OperationRecord['locks'] = [],
 ): OperationRecord {
   const { row } = ctx;

@@ -2,6 +2,8 @@
 import { LIMITS } from '../../api/fields.js';
 import type { VmConfig, VmRecord } from '../model.js';
 import {
+  checkCloneable,
+  checkFunds,
   checkRatio,
   checkWindows,
   DEFAULT_BACKUP_POLICY,
@@ -67,6 +69,7 @@ export const vms = {
       : { memory: tariff.memory, disk: tariff.disk, cpu: tariff.cpu, ipCount: tariff.ipCount };
     checkRatio(resources.memory, resources.disk, 'disk');
     checkQuota(ctx);
+    checkFunds(ctx.account);
     const { state } = ctx;
     const id = state.nextId('vm');
     const vm: VmRecord = {
@@ -92,8 +95,8 @@ export const vms = {
       publicKeys: vmKeys(keys, tenant.id, isWindows(distribution)),
     };
     state.vms.set(id, vm);
-    const operation = operate(ctx, vm, MS.install, () => {
-      liveVm(state, id).state = RUNNING;
+    const operation = operate(ctx, vm, MS.install, (endedAt) => {
+      state.installed(liveVm(state, id), endedAt);
       return undefined;
     });
     return { vmId: id, operation };
@@ -105,11 +108,13 @@ export const vms = {
     if (source.accountId !== ctx.account.id) throw notOwner();
     // The document calls tenantId "the project": the clone goes to that project, any of the account's.
     const tenant = ownTenant(ctx, p.tenantId);
+    checkCloneable(source.distribution);
     notBusy(ctx, source.id);
     const snapshot = p.snapshotId === undefined ? undefined : snapshotOf(ctx.state, source, p.snapshotId);
     if (p.snapshotId !== undefined && !snapshot) throw objectNotFound();
     const config = snapshot?.config ?? configOf(source);
     checkQuota(ctx);
+    checkFunds(ctx.account);
     const { state } = ctx;
     const id = state.nextId('vm');
     const vm: VmRecord = {
@@ -127,14 +132,16 @@ export const vms = {
       currentSnapshot: null,
     };
     delete vm.guestResponsive;
+    delete vm.guestReadyAt;
+    delete vm.backupDueAt;
     for (const key of vm.publicKeys) key.tenantId = tenant.id;
     state.vms.set(id, vm);
     const operation = operate(
       ctx,
       vm,
       MS.clone,
-      () => {
-        liveVm(state, id).state = RUNNING;
+      (endedAt) => {
+        state.installed(liveVm(state, id), endedAt);
         return undefined;
       },
       // The source's disk is read meanwhile.
@@ -156,6 +163,7 @@ export const vms = {
       ? { tariffId: tariff.id, memory: p.memory ?? vm.memory, disk: p.disk ?? vm.disk, cpu: p.cpu ?? vm.cpu }
       : { tariffId: tariff.id, memory: tariff.memory, disk: tariff.disk, cpu: tariff.cpu };
     checkRatio(config.memory, config.disk, 'disk');
+    checkFunds(ctx.account);
     const { state } = ctx;
     vm.state = SHUTOFF;
     return operate(ctx, vm, MS.reinstall, () => {
@@ -169,6 +177,7 @@ export const vms = {
         ? vmKeys(keys, v.tenantId, windows)
         : v.publicKeys.map((k) => ({ ...k, installed: !windows }));
       if (p.openSupportAccess && !v.accessUsers.includes(SUPPORT_USER)) v.accessUsers.push(SUPPORT_USER);
+      // A new disk: the snapshots of the old one go (decided; the document does not say).
       dropSnapshots(state, v);
       v.state = RUNNING;
       return undefined;
