@@ -12,11 +12,12 @@ type JsonSchema = {
   oneOf?: unknown;
 };
 
-describe('tool surface', () => {
+/** The surface is the same whichever response shape the sandbox gives (docs/api.md, "Responses"). */
+describe.each(['document', 'live'] as const)('tool surface (responses: %s)', (responses) => {
   let h: Harness;
   let tools: Awaited<ReturnType<Harness['mcp']['listTools']>>['tools'];
   beforeAll(async () => {
-    h = await harness();
+    h = await harness({ sandbox: { responses } });
     tools = (await h.mcp.listTools()).tools;
   });
   afterAll(() => h.close());

@@ -4,7 +4,7 @@
  * HTTP: the raw query strings those clients send, the envelopes they read.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '../src/sandbox/index.js';
+import { runSandboxCli, type Sandbox, startSandbox } from '../src/sandbox/index.js';
 import { fails, invalid, type Json, ok, PASSWORD, type Query, run, waitOp } from './sandbox-helpers.js';
 
 let sb: Sandbox;
@@ -175,5 +175,80 @@ describe('scheduled backups', () => {
     expect(kept.map((b) => b.timeAdded)).toEqual([8, 9, 10].map((n) => changedAt + n * 3 * H));
     expect(kept[0].id).toMatch(/^(full|diff)-backupsnap\d{14}/);
     expect(kept[2].id).toMatch(/^diff-backupsnap\d{14}-backupsnap\d{14}\.lz4$/);
+  });
+});
+
+describe('response shapes: document (default) and live', () => {
+  let live: Sandbox;
+  beforeAll(async () => {
+    live = await startSandbox({ port: 0, timeScale: 0.01, responses: 'live' });
+  });
+  afterAll(() => live.close());
+  beforeEach(() => live.reset());
+
+  it('live records leave null fields out and give timeAdded as an ISO string', async () => {
+    expect(sb.responses).toBe('document');
+    const doc = (await ok(sb, 'vm/85561/')).result;
+    expect(doc).toMatchObject({ ownerUser: null, timeAdded: 1399367371175 });
+    const v = (await ok(live, 'vm/85561/')).result;
+    expect(v.timeAdded).toBe('2014-05-06T09:09:31.175+0000');
+    expect('ownerUser' in v).toBe(false);
+    expect(v.publicKeys[0]).toEqual({
+      id: 254,
+      tenantId: 111,
+      name: 'my-key',
+      type: 'DSA',
+      installed: false,
+    });
+    expect(v.publicKeys[2].ownerUser).toBe('user@serveroid.com');
+    // Everything else is the document's record: the same keys, in the same order, minus the nulls.
+    const withoutNulls = Object.keys(doc).filter((k) => doc[k] !== null);
+    expect(Object.keys(v)).toEqual(withoutNulls);
+    expect((await ok(live, 'vm/85561/snapshots/')).result).toEqual([
+      {
+        id: 2206,
+        name: 'my-snapshot',
+        description: 'My first snapshot',
+        timeAdded: '2014-10-24T13:19:38.188+0000',
+      },
+    ]);
+    expect((await ok(live, 'vm/85561/backups/')).result[0].timeAdded).toBe('2014-10-21T21:54:14.000+0000');
+  });
+
+  it('live operations leave out errorCode and errorMessage until there is one', async () => {
+    const body = await ok(live, 'vm/85561/rename/', { tenantId: 111, name: 'x' });
+    const pending = (await ok(live, `operation/${body.operationId}/`)).result;
+    expect(Object.keys(pending)).toEqual(['id', 'vmId', 'tenantId', 'status', 'operationType', 'percentage']);
+    const done = await waitOp(live, body.operationId);
+    expect(done).not.toHaveProperty('errorMessage');
+    live.state.setGuestResponsive(85561, false);
+    live.state.timeScale = 0;
+    const failed = await run(live, 'vm/85561/reboot/', { tenantId: 111 });
+    expect(failed).toMatchObject({ status: 'ERROR', errorCode: 'error.vm.guest.timeout' });
+  });
+
+  it('an empty snapshot description stays "" (python-flops sends description=)', async () => {
+    for (const box of [sb, live]) {
+      await run(box, 'vm/85561/snapshot_create/', { tenantId: 111, name: 'empty', description: '' });
+      const created = (await ok(box, 'vm/85561/snapshots/')).result.at(-1);
+      expect(created).toMatchObject({ name: 'empty', description: '' });
+    }
+  });
+
+  it('flops-mcp sandbox --responses live serves the live shapes', async () => {
+    let printed = '';
+    const stop = new AbortController();
+    const exit = runSandboxCli(['--port', '0', '--responses', 'live'], {
+      stdout: { write: (s: string) => (printed += s) },
+      signal: stop.signal,
+    });
+    for (let i = 0; i < 100 && !printed.includes('export'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(printed).toContain('responses: live');
+    const base = /listening on (\S+)/.exec(printed)![1]!;
+    const res = await fetch(`${base}vm/85561/?clientId=sandbox&apiKey=sandbox`);
+    const body = (await res.json()) as { result: Json };
+    expect(body.result.timeAdded).toBe('2014-05-06T09:09:31.175+0000');
+    stop.abort();
+    expect(await exit).toBe(0);
   });
 });

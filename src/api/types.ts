@@ -199,7 +199,8 @@ export function toEpochMs(value: unknown): number | null {
   if (typeof value === 'string' && value !== '') {
     const asNumber = Number(value);
     if (Number.isFinite(asNumber)) return asNumber;
-    const parsed = Date.parse(value);
+    // Java's numeric zone "+0000" becomes the standard "+00:00" before parsing.
+    const parsed = Date.parse(value.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
     return Number.isNaN(parsed) ? null : parsed;
   }
   return null;

@@ -17,7 +17,7 @@ import { type Ctx, type Handler, handlers } from './handlers/index.js';
 import { type FieldError, SandboxError } from './model.js';
 import { matchRoute, type RouteMatch } from './router.js';
 import { notOwner, TEXT } from './rules.js';
-import { SandboxState } from './state.js';
+import { liveShape, SandboxState } from './state.js';
 
 export const API_PREFIX = '/api/v1/';
 export const CONTROL_PREFIX = '/__sandbox/';
@@ -36,7 +36,15 @@ export interface SandboxOptions {
   now?: () => number;
   /** VMs an account may have; default 20. */
   vmQuota?: number;
+  /**
+   * Shape of the records in responses: `document` (default) as the provider's document prints
+   * them, nulls included and `timeAdded` in epoch ms; `live` as the live API answers (null fields
+   * left out, `timeAdded` an ISO string; docs/api.md, "Responses").
+   */
+  responses?: ResponseShape;
 }
+
+export type ResponseShape = 'document' | 'live';
 
 export interface Sandbox {
   /** Base URL of the API, e.g. `http://127.0.0.1:40123/api/v1/`. */
@@ -47,6 +55,7 @@ export interface Sandbox {
   readonly port: number;
   readonly clientId: string;
   readonly apiKey: string;
+  readonly responses: ResponseShape;
   readonly faults: Faults;
   readonly requests: RequestCounters;
   readonly state: SandboxState;
@@ -88,6 +97,9 @@ function isLoopback(address: string | undefined): boolean {
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const timeScale = options.timeScale ?? 1;
   if (!Number.isFinite(timeScale) || timeScale < 0) throw new RangeError('timeScale must be a number ≥ 0');
+  const responses = options.responses ?? 'document';
+  if (responses !== 'document' && responses !== 'live')
+    throw new RangeError('responses must be "document" or "live"');
   const vmQuota = options.vmQuota ?? 20;
   if (!Number.isInteger(vmQuota) || vmQuota < 0) throw new RangeError('vmQuota must be an integer ≥ 0');
   const clientId = options.clientId ?? 'sandbox';
@@ -143,7 +155,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         const created = result as { vmId: number; operation: { id: number } };
         return jsonReply(200, { status: 'OK', result: created.vmId, operationId: created.operation.id });
       }
-      return jsonReply(200, { status: 'OK', result });
+      return jsonReply(200, { status: 'OK', result: responses === 'live' ? liveShape(result) : result });
     } catch (err) {
       if (err instanceof SandboxError) {
         return jsonReply(200, errorEnvelope(err.errorCode, err.message, err.fieldErrors));
@@ -384,6 +396,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     port: address.port,
     clientId,
     apiKey,
+    responses,
     faults,
     requests,
     state,

@@ -494,6 +494,25 @@ export class SandboxState {
   }
 }
 
+/**
+ * A record as the live API answers it: null fields left out (nested objects and lists of objects
+ * too), `timeAdded` as an ISO string with a numeric zone (`2018-06-08T19:52:44.665+0000`); empty
+ * strings and empty lists stay.
+ */
+export function liveShape(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(liveShape);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (v === null || v === undefined) continue;
+    out[key] = key === 'timeAdded' && typeof v === 'number' ? isoTime(v) : liveShape(v);
+  }
+  return out;
+}
+
+/** Epoch ms as Java's `yyyy-MM-dd'T'HH:mm:ss.SSSZ` in UTC. */
+export const isoTime = (ms: number) => new Date(ms).toISOString().replace('Z', '+0000');
+
 export function configOf(vm: VmRecord): VmConfig {
   return { tariffId: vm.tariffId, memory: vm.memory, disk: vm.disk, cpu: vm.cpu };
 }
