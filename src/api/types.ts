@@ -232,7 +232,7 @@ export function normalizeList<T>(entity: EntityName, value: unknown): T[] {
 
 /**
  * The wire object of an entity taken from a record that may hold more (the sandbox's records keep
- * owners, locks, history): exactly the spec's fields, in the spec's (the document's) key order,
+ * owners, locks, history): exactly the spec's fields, in the spec's (the provider's document's, docs/api.md) key order,
  * lists copied, nested objects projected by their own spec.
  */
 export function project<T>(entity: EntityName, record: object): T {

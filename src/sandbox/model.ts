@@ -1,6 +1,6 @@
 /**
  * Records the sandbox keeps in memory, and the error a handler throws to answer with the API's
- * error envelope. Records carry the wire fields of the API objects (serialised in the document's
+ * error envelope. Records carry the wire fields of the API objects (docs/api.md, "Objects"; serialised in the document's
  * key order by `state.ts`) plus what the API does not show: the owning account, the resources a
  * snapshot or backup was taken with, the locks an operation holds.
  */

@@ -22,18 +22,18 @@ export const MS = {
   download: 2000,
 } as const;
 
-/** The document's limit for a guest to comply with a soft reboot or shutdown (× timeScale). */
+/** The provider's limit for a guest to comply with a soft reboot or shutdown (× timeScale; docs/api.md, "Guests"). */
 export const GUEST_TIMEOUT_MS = 180_000;
-/** How long a new guest takes to boot after its install or clone is DONE (decided; × timeScale). */
+/** How long a new guest takes to boot after its install or clone is DONE (× timeScale; docs/api.md, decision 8). */
 export const GUEST_BOOT_MS = 30_000;
 
-/** As on two of the three example VMs of the document. */
+/** As on two of the three example VMs of the provider's document (docs/api.md). */
 export const DEFAULT_BACKUP_POLICY = { quantity: 1, frequency: 72 } as const;
 /** Who `openSupportAccess` gives access to (shown in `accessUsers`). */
 export const SUPPORT_USER = 'support@serveroid.com';
 
 export const TEXT = {
-  // The two messages the document gives verbatim.
+  // The two messages the provider's document gives verbatim (docs/api.md, "Error codes").
   notOwner: 'Ошибка прав доступа. Обратитесь в службу поддержки.',
   objectNotFound: 'Объект не найден. Обратитесь в службу поддержки.',
   validation: 'Validation failed',
@@ -102,7 +102,8 @@ export const isWindows = (d: { name: string }) => isWindowsName(d.name);
 
 /**
  * Windows images need a `forWindows` tariff and the others a tariff that is not. The retired
- * tariff 20 predates that split (the document shows a Windows and two Linux VMs on it): exempt.
+ * tariff 20 predates that split (the document shows a Windows and two Linux VMs on it): exempt
+ * (docs/api.md, decisions 10 and 11).
  */
 export function checkWindows(
   d: { name: string },

@@ -19,7 +19,7 @@ import type {
 
 export const DEFAULT_ACCOUNT = 'sandbox';
 /**
- * The second account: the "shared user" of the document (user@serveroid.com owns key 67, which is
+ * The second account: the "shared user" of the provider's document (docs/api.md) (user@serveroid.com owns key 67, which is
  * installed on VM 85561 it has shared access to). It owns tenant 20001, VM 87001 and key 67, and has
  * no working credentials unless a test sets some, so the default account gets `error.not.owner` on them.
  */
@@ -56,7 +56,7 @@ export function seedDistributions(): DistributionRecord[] {
     listed: true,
   });
   return [
-    // The document's list, in its order.
+    // The provider's document's list, in its order (docs/api.md, "Catalog").
     listed(233, 'DEBIAN', 'Debian 7.6 x64', 64),
     listed(234, 'DEBIAN', 'Debian 7.6 x86', 32),
     listed(230, 'UBUNTU', 'Ubuntu 14.04.1 x64', 64),
@@ -123,7 +123,7 @@ export function seedTariffs(): TariffRecord[] {
     t(2, 'Облачный без границ для Windows', 512, 8000, 0, 0, true, true),
     // Tariff 20 is what the three example VMs run: a Windows VM (88534) and two Linux VMs with
     // different resources on the same tariff, so it must be an old onDemand tariff usable for both.
-    // The document's tariffs/ does not offer it: it is retired (not listed; install and tariff_change
+    // The document's tariffs/ does not offer it (docs/api.md, decision 10): it is retired (not listed; install and tariff_change
     // to it are refused with error.object.not.found) but the VMs on it keep working, and since it is
     // onDemand their memory/disk/cpu can be changed.
     {
@@ -245,7 +245,7 @@ export function seedVms(): VmRecord[] {
       privateIpAddress: '10.7.4.234',
       state: 'VIR_DOMAIN_RUNNING',
       timeAdded: 1399367371175,
-      // Snapshot 1357 does not appear in the snapshots/ example (only 2206 does): kept as documented;
+      // Snapshot 1357 does not appear in the snapshots/ example (only 2206 does): kept as the document has it;
       // a new snapshot of this VM therefore gets parentSnapshotId null.
       currentSnapshot: 1357,
       backupPolicy: { quantity: 10, frequency: 72 },
@@ -341,7 +341,7 @@ export function seedBackups(): BackupRecord[] {
 }
 
 /**
- * The document's operations, readable by id, and operation 1. 61625 is a historical record seen at
+ * The provider's document's operations, readable by id, and operation 1 (docs/api.md, method 35). 61625 is a historical record seen at
  * 51 %: it goes on from there to DONE within `historicalMs` (× timeScale) of the sandbox's start,
  * without locking or changing VM 85662. 106765 concerns VM 92821, which no longer exists.
  */

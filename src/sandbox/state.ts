@@ -373,7 +373,7 @@ export class SandboxState {
     const backup: BackupRecord = {
       id,
       vmId,
-      // A diff is small, a full backup about a tenth of the disk (bytes are not documented: KB here).
+      // A diff is small, a full backup about a tenth of the disk (the unit is not documented: KB here; docs/api.md, "Objects").
       size: previous ? 32768 : Math.round((vm.disk * 1024) / 10),
       timeAdded: time,
       config: configOf(vm),
@@ -400,7 +400,7 @@ export class SandboxState {
   }
 
   // ------------------------------------------------------------------------------------------
-  // Views: the wire objects, in the document's key order.
+  // Views: the wire objects, in the key order of the provider's document (docs/api.md, "Responses").
 
   tenantView(t: TenantRecord): Tenant {
     return project('tenant', t);
@@ -464,7 +464,7 @@ export class SandboxState {
       errorMessage: op.outcome?.errorMessage ?? null,
       errorCode: op.outcome?.errorCode ?? null,
     };
-    // Present only where the method yields a value (backup_download), as in the document.
+    // Present only where the method yields a value (backup_download; docs/api.md, "Asynchronous operations").
     if (op.outcome?.operationResult !== undefined) view.operationResult = op.outcome.operationResult;
     return view;
   }
@@ -517,7 +517,7 @@ export function configOf(vm: VmRecord): VmConfig {
   return { tariffId: vm.tariffId, memory: vm.memory, disk: vm.disk, cpu: vm.cpu };
 }
 
-/** yyyyMMddHHmmss in UTC, as in the document's backup ids. */
+/** yyyyMMddHHmmss in UTC, as in the document's backup ids (docs/api.md, "Scheduled backups"). */
 function backupStamp(time: number): string {
   return new Date(time).toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }

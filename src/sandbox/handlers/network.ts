@@ -8,8 +8,8 @@ const guestRemoveError = (ip: string) => fail('error.inet.ip.guest.remove', TEXT
 
 // The address lists change when the request is accepted (observed: a live client reads the new
 // address right after ip_add, without waiting); the operation then reconfigures the guest, which
-// may be booting (it waits, at most 3 minutes) or hung (the documented guest errors, the address
-// change kept).
+// may be booting (it waits, at most 3 minutes) or hung (the guest errors of docs/api.md, methods
+// 21-23; the address change kept).
 export const network = {
   vm_ip_add: (ctx, p) => {
     const vm = writableVm(ctx, p.vmId, p.tenantId);

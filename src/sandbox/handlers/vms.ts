@@ -57,8 +57,8 @@ export const vms = {
     const keys = ownKeys(ctx, p.publicKeyIds ?? []);
     checkSoftware(ctx, p.softwareIds ?? []);
     checkWindows(distribution, tariff);
-    // A fixed tariff sets the resources (given values are ignored, as documented); an onDemand one
-    // takes them, defaulting to its minimums (and the documented lower limits).
+    // A fixed tariff sets the resources (given values are ignored: docs/api.md, method 3); an onDemand
+    // one takes them, defaulting to its minimums (and the lower limits of docs/api.md, "Limits").
     const resources = tariff.onDemand
       ? {
           memory: p.memory ?? Math.max(tariff.memory, LIMITS.memory.min),
@@ -177,7 +177,7 @@ export const vms = {
         ? vmKeys(keys, v.tenantId, windows)
         : v.publicKeys.map((k) => ({ ...k, installed: !windows }));
       if (p.openSupportAccess && !v.accessUsers.includes(SUPPORT_USER)) v.accessUsers.push(SUPPORT_USER);
-      // A new disk: the snapshots of the old one go (decided; the document does not say).
+      // A new disk: the snapshots of the old one go (docs/api.md, decision 5).
       dropSnapshots(state, v);
       v.state = RUNNING;
       return undefined;
