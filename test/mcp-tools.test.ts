@@ -262,7 +262,9 @@ describe.each(['document', 'live'] as const)('responses: %s', (responses) => {
         wait: true,
       });
       const hungId = (hung.vm as { id: number }).id;
+      h.sandbox.state.timeScale = 0.002; // the guest's 3 minutes, in a moment
       const result = await h.call('vm_reboot', { vmId: hungId, wait: true });
+      h.sandbox.state.timeScale = 0.05;
       expect(result.isError).toBe(true);
       expect(text(result)).toMatch(/VM_REBOOT.*failed.*vm_reset/s);
       await okCall('vm_delete', { vmId: hungId, wait: true });

@@ -2,7 +2,7 @@
  * Every method of the table against the sandbox: it succeeds and changes the state as the provider
  * would, and it fails its documented ways (validation rules, unknown ids, ownership).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { OPERATIONS, type ToolName } from '../src/api/operations.js';
 import { OTHER_ACCOUNT, type Sandbox, startSandbox } from '../src/sandbox/index.js';
 import { matchRoute } from '../src/sandbox/router.js';
@@ -389,6 +389,10 @@ describe('power', () => {
 
   it('a guest that does not respond: soft reboot and shutdown end in ERROR, hard ones work', async () => {
     const { id } = await install({ name: 'hung-web' });
+    sb.state.timeScale = 0.002; // the guest's 3 minutes, in a moment
+    onTestFinished(() => {
+      sb.state.timeScale = 0.01;
+    });
     const reboot = await run(`vm/${id}/reboot/`, { tenantId: 10081 });
     expect(reboot).toMatchObject({ status: 'ERROR', errorCode: 'error.vm.guest.timeout', percentage: 100 });
     expect(reboot.errorMessage).toMatch(/3 minutes/);
