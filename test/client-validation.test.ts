@@ -230,9 +230,9 @@ const WIRE_CASES: Case[] = [
     field: 'snapshotId',
   },
   {
-    rule: 'boolean that is not true/false',
+    rule: 'boolean a Spring binder does not read (not true/false/on/off/yes/no/1/0)',
     tool: 'vm_memory_change',
-    params: { vmId: 85561, tenantId: 111, memory: 1024, allowRestart: 'yes' },
+    params: { vmId: 85561, tenantId: 111, memory: 1024, allowRestart: 'maybe' },
     field: 'allowRestart',
   },
 ];

@@ -61,7 +61,7 @@ describe.concurrent('examples/provision.ts', { timeout: 60_000 }, () => {
     const { code, stdout, stderr } = await example('provision.ts');
     expect(code, stderr).toBe(0);
     expect(calls(stdout)).toEqual(['distribution_list', 'tariff_list', 'vm_install', 'vm_delete']);
-    expect(stdout).toMatch(/distribution: Ubuntu 14\.04\.1 x64 \(id 230\)/);
+    expect(stdout).toMatch(/distribution: Ubuntu 16\.04 x64 \(id 316\)/);
     expect(stdout).toMatch(/tariff: "Облачный 512" \(id 3,/);
     expect(progressLines(stdout, 'VM_INSTALL').length).toBeGreaterThanOrEqual(1);
     expect(stdout).toMatch(/[1-9]\d* progress notifications while installing/);
@@ -90,7 +90,7 @@ describe.concurrent('examples/provision.ts', { timeout: 60_000 }, () => {
     );
     expect(code, stderr).toBe(0);
     expect(calls(stdout)).toEqual(['distribution_list', 'tariff_list', 'vm_install']);
-    expect(stdout).toMatch(/distribution: Debian 7\.6 x64/);
+    expect(stdout).toMatch(/distribution: Debian 9 x64/);
     expect(stdout).toMatch(
       /installed: VM \d+ "kept-web" VIR_DOMAIN_RUNNING: 1 CPU, 1024 MB RAM, 32768 MB disk/,
     );

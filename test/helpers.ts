@@ -143,9 +143,17 @@ export async function modernHarness(
     server?: Partial<ServerOptions>;
     capabilities?: Record<string, unknown>;
     stateless?: boolean;
+    sandbox?: Partial<Parameters<typeof startSandbox>[0]>;
   } = {},
 ): Promise<Omit<Harness, 'mcp'> & { mcp: V2Client; url: string }> {
-  const { sandbox, client: flops, close } = await sandboxWithClient({ timeScale: options.timeScale ?? 0.05 });
+  const {
+    sandbox,
+    client: flops,
+    close,
+  } = await sandboxWithClient({
+    timeScale: options.timeScale ?? 0.05,
+    sandbox: options.sandbox,
+  });
   const http = await startHttpServer({
     host: '127.0.0.1',
     port: 0,

@@ -23,16 +23,16 @@ const CLIENTS = [
   {
     client: 'the 2025 Client (SDK 1.x, in memory)',
     era: '2025' as const,
-    start: async () => {
-      const h = await harness();
+    start: async (responses: 'document' | 'live') => {
+      const h = await harness({ sandbox: { responses } });
       return { h, mcp: h.mcp as unknown as SurfaceClient };
     },
   },
   {
     client: 'the v2 Client in auto mode (2026-07-28 over HTTP)',
     era: '2026' as const,
-    start: async () => {
-      const h = await modernHarness();
+    start: async (responses: 'document' | 'live') => {
+      const h = await modernHarness({ sandbox: { responses } });
       return { h, mcp: h.mcp as SurfaceClient };
     },
   },
@@ -47,12 +47,18 @@ type JsonSchema = {
   oneOf?: unknown;
 };
 
-describe.each(CLIENTS)('tool surface, $client', ({ era, start }) => {
+/**
+ * The surface is the same for both generations of client, and whichever response shape the
+ * sandbox gives (docs/api.md, "Responses").
+ */
+describe.each(
+  CLIENTS.flatMap((c) => (['document', 'live'] as const).map((responses) => ({ ...c, responses }))),
+)('tool surface, $client, responses: $responses', ({ era, start, responses }) => {
   let h: Omit<Harness, 'mcp'> & { mcp: unknown };
   let mcp: SurfaceClient;
   let tools: Awaited<ReturnType<SurfaceClient['listTools']>>['tools'];
   beforeAll(async () => {
-    ({ h, mcp } = await start());
+    ({ h, mcp } = await start(responses));
     tools = (await mcp.listTools()).tools;
   });
   afterAll(() => h.close());

@@ -48,6 +48,7 @@ describe('wait_for_operation', () => {
     h = await harness();
     const { operationId, vmId } = await install(h, 'hung-w2');
     await h.call('wait_for_operation', { operationId });
+    h.sandbox.state.timeScale = 0.002; // the guest's 3 minutes, in a moment
     const shutdown = json(await h.call('vm_shutdown', { vmId }));
     const result = await h.call('wait_for_operation', { operationId: shutdown.operationId });
     expect(result.isError).toBe(true);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TOOLSETS } from '../src/api/operations.js';
+import { TOOLSETS, type ToolName } from '../src/api/operations.js';
 import { parseConfig, UsageError } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { AuditLog } from '../src/mcp/audit.js';
@@ -154,6 +154,44 @@ describe('confirmation of destructive tools', () => {
     expect(asked[0]).toMatch(/ALL SNAPSHOTS ARE DELETED/);
     expect(asked[0]).toMatch(/VM 85561 \(name "ubuntu"/);
     expect(asked[1]).toMatch(/authorized_keys is REPLACED by the keys 2/);
+  });
+
+  it('a snapshot or backup the VM does not have: its candidates, before any question, nothing sent', async () => {
+    const asked = await withElicitation('elicit', { action: 'accept', content: { confirm: true } });
+    const cases = [
+      {
+        tool: 'vm_snapshot_rollback',
+        args: { vmId: 85561, snapshotId: 1357 },
+        says: /snapshotId: VM 85561 has no snapshot 1357\. Its snapshots: 2206 "my-snapshot"\./,
+        candidates: [2206],
+      },
+      {
+        tool: 'vm_snapshot_delete',
+        args: { vmId: 85662, snapshotId: 2206 },
+        says: /VM 85662 has no snapshot 2206\. It has no snapshots/,
+        candidates: [],
+      },
+      {
+        tool: 'vm_backup_rollback',
+        args: { vmId: 85561, backup: 'nope.lz4' },
+        says: /backup: VM 85561 has no backup "nope\.lz4"\. Its backups: "diff-backupsnap20141019011721/,
+        candidates: ['diff-backupsnap20141019011721-backupsnap20141022015414.lz4'],
+      },
+    ];
+    for (const { tool, args, says, candidates } of cases) {
+      const result = await h!.call(tool, args);
+      expect(result.isError, tool).toBe(true);
+      expect(text(result)).toMatch(says);
+      const error = (result.structuredContent as { error: { candidates: { id: unknown }[] } }).error;
+      expect(error.candidates.map((c) => c.id)).toEqual(candidates);
+      expect(h!.sandbox.requests.count(tool as ToolName)).toBe(0);
+    }
+    expect(asked).toHaveLength(0);
+    // The snapshot it has: asked, then sent.
+    const ok = await h!.call('vm_snapshot_rollback', { vmId: 85561, snapshotId: 2206, wait: true });
+    expect(ok.isError, text(ok)).toBeFalsy();
+    expect(asked).toHaveLength(1);
+    expect(h!.sandbox.requests.count('vm_snapshot_rollback')).toBe(1);
   });
 
   for (const action of ['decline', 'cancel'] as const) {

@@ -268,6 +268,7 @@ describe('flops-mcp sandbox', () => {
     [['--time-scale', '-1']],
     [['--time-scale', 'fast']],
     [['--host', '']],
+    [['--responses', 'json']],
     [['--bogus']],
   ])('bad flags %j: a message and exit code 2', async (argv) => {
     const stderr = capture();

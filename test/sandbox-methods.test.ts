@@ -2,7 +2,7 @@
  * Every method of the table against the sandbox: it succeeds and changes the state as the provider
  * would, and it fails its documented ways (validation rules, unknown ids, ownership).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { OPERATIONS, type ToolName } from '../src/api/operations.js';
 import { OTHER_ACCOUNT, type Sandbox, startSandbox } from '../src/sandbox/index.js';
 import { matchRoute } from '../src/sandbox/router.js';
@@ -389,6 +389,10 @@ describe('power', () => {
 
   it('a guest that does not respond: soft reboot and shutdown end in ERROR, hard ones work', async () => {
     const { id } = await install({ name: 'hung-web' });
+    sb.state.timeScale = 0.002; // the guest's 3 minutes, in a moment
+    onTestFinished(() => {
+      sb.state.timeScale = 0.01;
+    });
     const reboot = await run(`vm/${id}/reboot/`, { tenantId: 10081 });
     expect(reboot).toMatchObject({ status: 'ERROR', errorCode: 'error.vm.guest.timeout', percentage: 100 });
     expect(reboot.errorMessage).toMatch(/3 minutes/);
@@ -648,25 +652,24 @@ describe('snapshots', () => {
     expect((await vm(id)).currentSnapshot).toBeNull();
   });
 
-  it('rollback or delete of an unknown snapshot, or of another VM’s, is refused', async () => {
-    await fails(
-      sb,
-      'vm/85561/snapshot_rollback/',
-      { tenantId: 111, snapshotId: 1357 },
-      'error.object.not.found',
-    );
-    await fails(
-      sb,
-      'vm/85662/snapshot_rollback/',
-      { tenantId: 111, snapshotId: 2206 },
-      'error.object.not.found',
-    );
-    await fails(
-      sb,
-      'vm/85662/snapshot_delete/',
-      { tenantId: 111, snapshotId: 2206 },
-      'error.object.not.found',
-    );
+  it('rollback or delete of an unknown snapshot, or of another VM’s: accepted, then ERROR', async () => {
+    const before = (await ok('vm/85561/snapshots/')).result;
+    for (const [path, snapshotId] of [
+      ['vm/85561/snapshot_rollback/', 1357],
+      ['vm/85662/snapshot_rollback/', 2206],
+      ['vm/85662/snapshot_delete/', 2206],
+    ] as const) {
+      const op = await run(path, { tenantId: 111, snapshotId });
+      expect(op, path).toMatchObject({
+        status: 'ERROR',
+        percentage: 100,
+        errorCode: 'error.object.not.found',
+        errorMessage: expect.stringMatching(new RegExp(`^VM \\d+ has no snapshot ${snapshotId}$`)),
+      });
+    }
+    expect((await ok('vm/85561/snapshots/')).result).toEqual(before);
+    expect((await vm(85561)).currentSnapshot).toBe(1357);
+    await fails(sb, 'vm/85561/clone/', { tenantId: 111, snapshotId: 1357 }, 'error.object.not.found');
     await invalid(sb, 'vm/85561/snapshot_create/', { tenantId: 111 }, 'name');
     await invalid(sb, 'vm/85561/snapshot_rollback/', { tenantId: 111 }, 'snapshotId');
     await fails(sb, 'vm/87001/snapshots/', {}, 'error.not.owner');
@@ -723,13 +726,24 @@ describe('backups', () => {
     expect(op.operationResult.endsWith(BACKUP)).toBe(true);
   });
 
-  it('unknown backups, and backups of another VM, are refused', async () => {
-    await fails(
-      sb,
-      'vm/85561/backup_rollback/',
-      { tenantId: 111, backup: 'nope.lz4' },
-      'error.object.not.found',
-    );
+  it('restoring a backup the VM does not have: accepted, then ERROR; a download of one is refused', async () => {
+    await run('vm/85561/cpu_change/', { tenantId: 111, cpu: 3 });
+    const op = await run('vm/85561/backup_rollback/', {
+      tenantId: 111,
+      backup: 'nope.lz4',
+      createBackup: true,
+    });
+    expect(op).toMatchObject({
+      status: 'ERROR',
+      errorCode: 'error.object.not.found',
+      errorMessage: 'VM 85561 has no backup nope.lz4',
+    });
+    // Nothing happened: no backup taken first, snapshots and resources kept.
+    expect((await ok('vm/85561/backups/')).result).toHaveLength(1);
+    expect((await ok('vm/85561/snapshots/')).result).toHaveLength(1);
+    expect((await vm(85561)).cpu).toBe(3);
+    const other = await run('vm/85662/backup_rollback/', { tenantId: 111, backup: BACKUP });
+    expect(other).toMatchObject({ status: 'ERROR', errorCode: 'error.object.not.found' });
     await fails(sb, 'vm/85662/backup_download/', { tenantId: 111, backup: BACKUP }, 'error.object.not.found');
     await invalid(sb, 'vm/85561/backup_download/', { tenantId: 111 }, 'backup');
     await fails(sb, 'vm/87001/backups/', {}, 'error.not.owner');

@@ -111,12 +111,12 @@ describe('progress', () => {
     );
   });
 
-  it('a soft reboot of a hung guest is PENDING, then ERROR with a code and a message', async () => {
+  it('a soft reboot of a hung guest is PENDING for 3 minutes, then ERROR with a code and a message', async () => {
     sb.state.setGuestResponsive(85561, false);
     const body = await ok(sb, 'vm/85561/reboot/', { tenantId: 111 });
-    t = T0 + 700;
+    t = T0 + 179_999;
     expect(await op(body.operationId)).toMatchObject({ status: 'PENDING', errorCode: null });
-    t = T0 + 3000;
+    t = T0 + 180_000;
     const done = await op(body.operationId);
     expect(done).toMatchObject({
       status: 'ERROR',
@@ -124,6 +124,46 @@ describe('progress', () => {
       operationType: 'VM_REBOOT',
     });
     expect(done.errorMessage).toBeTruthy();
+  });
+
+  it('the 3 minutes of a soft shutdown scale with timeScale', async () => {
+    sb.state.timeScale = 0.1;
+    sb.state.setGuestResponsive(85561, false);
+    const body = await ok(sb, 'vm/85561/shutdown/', { tenantId: 111 });
+    t = T0 + 17_999;
+    expect((await op(body.operationId)).status).toBe('PENDING');
+    t = T0 + 18_000;
+    expect(await op(body.operationId)).toMatchObject({
+      status: 'ERROR',
+      errorCode: 'error.vm.guest.timeout',
+    });
+    expect((await ok(sb, 'vm/85561/')).result.state).toBe('VIR_DOMAIN_RUNNING');
+  });
+
+  it('a new guest boots for 30 s after DONE: a soft reboot then waits for it, an address change too', async () => {
+    const body = await ok(sb, 'vm/install/', { tenantId: 111, distributionId: 230, tariffId: 3 });
+    t = T0 + 2500;
+    expect((await op(body.operationId)).status).toBe('DONE');
+    // Booting until T0 + 32.5 s: the reboot is sent then, and takes its 1.5 s after.
+    const reboot = await ok(sb, `vm/${body.result}/reboot/`, { tenantId: 111 });
+    t = T0 + 33_999;
+    expect((await op(reboot.operationId)).status).toBe('PENDING');
+    t = T0 + 34_000;
+    expect((await op(reboot.operationId)).status).toBe('DONE');
+    // Booted: the next one takes 1.5 s.
+    const again = await ok(sb, `vm/${body.result}/reboot/`, { tenantId: 111 });
+    t = T0 + 35_500;
+    expect((await op(again.operationId)).status).toBe('DONE');
+
+    const clone = await ok(sb, `vm/${body.result}/clone/`, { tenantId: 111 });
+    t = T0 + 38_000;
+    expect((await op(clone.operationId)).status).toBe('DONE');
+    const add = await ok(sb, `vm/${clone.result}/ip_add/`, { tenantId: 111 });
+    expect((await ok(sb, `vm/${clone.result}/`)).result.ipAddresses).toHaveLength(2);
+    t = T0 + 68_999;
+    expect((await op(add.operationId)).status).toBe('PENDING');
+    t = T0 + 69_000;
+    expect((await op(add.operationId)).status).toBe('DONE');
   });
 
   it('nothing happens between requests: effects are applied lazily, in the order operations end', async () => {

@@ -8,7 +8,7 @@
  * a body excerpt) passes through `redact` first.
  */
 
-/** Error codes documented or observed (REFERENCE.md); others can appear and are kept as they come. */
+/** Error codes documented, observed or decided (docs/api.md, "Error codes"); others are kept as they come. */
 export type FlopsErrorCode =
   | 'error.not.owner'
   | 'error.object.not.found'
@@ -19,6 +19,9 @@ export type FlopsErrorCode =
   | 'unexpected.exception'
   | 'error.inet.ip.guest.add'
   | 'error.inet.ip.guest.remove'
+  | 'error.vm.guest.timeout'
+  | 'error.balance.insufficient'
+  | 'error.vm.clone.unsupported'
   | (string & {});
 
 export interface FieldError {

@@ -14,9 +14,18 @@ export const LIMITS = {
   cpu: { min: 1, max: 12 },
   ipCount: { min: 0, max: 2 },
   backupQuantity: { min: 1, max: 10 },
-  /** disk ≤ 64 × memory (see REFERENCE.md, "Decisions" 1). */
+  /** disk ≤ 64 × memory (docs/api.md, decision 1). */
   diskPerMemory: 64,
 } as const;
+
+/**
+ * The disk/memory rule, with its one message (the client's check, the MCP tools and the sandbox
+ * all use it): undefined when `disk` ≤ 64 × `memory`.
+ */
+export function diskRatioProblem(memory: number, disk: number): string | undefined {
+  if (disk <= memory * LIMITS.diskPerMemory) return undefined;
+  return `disk must be at most 64 × memory: ${disk} MB of disk needs at least ${Math.ceil(disk / LIMITS.diskPerMemory)} MB of memory (${memory} MB given)`;
+}
 
 export const BACKUP_FREQUENCIES = [3, 6, 12, 24, 72] as const;
 

@@ -16,7 +16,7 @@
  * Writes are never retried by the client: the profile, not the HTTP method (always GET), decides.
  */
 import { z } from 'zod';
-import { fields, LIMITS } from './fields.js';
+import { diskRatioProblem, fields } from './fields.js';
 import type {
   Backup,
   Distribution,
@@ -86,12 +86,13 @@ export interface OperationDef<
   S extends z.ZodRawShape = z.ZodRawShape,
   N extends string = string,
   R extends Returns = Returns,
+  T extends Toolset = Toolset,
 > {
   readonly tool: N;
   readonly path: string;
   readonly params: S;
   readonly profile: Profile;
-  readonly toolset: Toolset;
+  readonly toolset: T;
   readonly title: string;
   readonly description: string;
   readonly returns: R;
@@ -118,21 +119,22 @@ const { vmId, tenantId } = fields;
 /** Optional, keeping the description (zod 4 keeps it on the inner schema only). */
 const opt = <T extends z.ZodType>(schema: T) => schema.optional().describe(schema.description ?? '');
 
-/** disk ≤ 64 × memory, when both are given (REFERENCE.md, decision 1). */
+/** disk ≤ 64 × memory, when both are given (docs/api.md, decision 1). */
 function diskMemoryRatio(p: { memory?: number | undefined; disk?: number | undefined }): FieldIssue[] {
   if (p.memory === undefined || p.disk === undefined) return [];
-  if (p.disk <= p.memory * LIMITS.diskPerMemory) return [];
-  return [
-    {
-      path: 'disk',
-      message: `disk must be at most 64 × memory (${p.memory * LIMITS.diskPerMemory} MB for memory ${p.memory} MB)`,
-    },
-  ];
+  const problem = diskRatioProblem(p.memory, p.disk);
+  return problem ? [{ path: 'disk', message: problem }] : [];
 }
 
-const def = <const N extends string, S extends z.ZodRawShape, const R extends Returns>(
-  row: OperationDef<S, N, R>,
-): OperationDef<S, N, R> => row;
+/** A row, keeping its literal name, returns and toolset in its type (handlers are typed by toolset). */
+const def = <
+  const N extends string,
+  S extends z.ZodRawShape,
+  const R extends Returns,
+  const T extends Toolset,
+>(
+  row: OperationDef<S, N, R, T>,
+): OperationDef<S, N, R, T> => row;
 
 /** Marks the tools that start an operation (the result has its operationId; `wait` waits). */
 const ASYNC = 'Async.';

@@ -229,7 +229,8 @@ export function toEpochMs(value: unknown): number | null {
   if (typeof value === 'string' && value !== '') {
     const asNumber = Number(value);
     if (Number.isFinite(asNumber)) return asNumber;
-    const parsed = Date.parse(value);
+    // Java's numeric zone "+0000" becomes the standard "+00:00" before parsing.
+    const parsed = Date.parse(value.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
     return Number.isNaN(parsed) ? null : parsed;
   }
   return null;
@@ -261,7 +262,7 @@ export function normalizeList<T>(entity: EntityName, value: unknown): T[] {
 
 /**
  * The wire object of an entity taken from a record that may hold more (the sandbox's records keep
- * owners, locks, history): exactly the spec's fields, in the spec's (the document's) key order,
+ * owners, locks, history): exactly the spec's fields, in the spec's (the provider's document's, docs/api.md) key order,
  * lists copied, nested objects projected by their own spec.
  */
 export function project<T>(entity: EntityName, record: object): T {

@@ -1,6 +1,7 @@
 /**
- * How parameters travel: every method is a GET with a query string. Booleans are `true`/`false`,
- * lists are repeated keys, absent values and empty lists are left out (REFERENCE.md, Transport).
+ * How parameters travel: every method is a GET with a query string. Our client sends booleans as
+ * `true`/`false`; lists are repeated keys, absent values and empty lists are left out (docs/api.md,
+ * "Transport").
  * Path placeholders (`{vmId}`) are filled from the same parameters and removed from the query.
  *
  * `encodeQuery` is the client's side; `decodeQuery` is the sandbox's, turning the query back into
@@ -94,12 +95,26 @@ export function decodeQuery(
       continue;
     }
     const value = raw[raw.length - 1]!;
-    if (value === '') continue;
+    // An empty value is an absent one, except for text that may be empty (a snapshot description).
+    if (value === '' && !(type === 'string' && schema.safeParse('').success)) continue;
     if (type === 'number') out[name] = toNumberIfNumeric(value);
-    else if (type === 'boolean') out[name] = value === 'true' ? true : value === 'false' ? false : value;
+    else if (type === 'boolean') out[name] = parseBoolean(value) ?? value;
     else out[name] = value;
   }
   return out;
+}
+
+const TRUE = new Set(['true', 'on', 'yes', '1']);
+const FALSE = new Set(['false', 'off', 'no', '0']);
+
+/**
+ * A boolean as a Java/Spring binder reads one: true/on/yes/1 and false/off/no/0 in any case
+ * (Python clients send `True`/`False`; docs/api.md, "Transport"); anything else is undefined and
+ * becomes a field error.
+ */
+export function parseBoolean(value: string): boolean | undefined {
+  const v = value.trim().toLowerCase();
+  return TRUE.has(v) ? true : FALSE.has(v) ? false : undefined;
 }
 
 function toNumberIfNumeric(value: string): number | string {

@@ -39,7 +39,7 @@ import {
   readOnlyRefusal,
 } from './policy.js';
 import { nameArgIssues, resolveArgs } from './resolve.js';
-import { errorResult, fail, OperationTracker, ok, operationFailure, refused } from './results.js';
+import { errorResult, fail, OperationTracker, ok, operationFailure, refused, withNotes } from './results.js';
 import type { ToolSpec } from './tools.js';
 import { WAIT_DEFAULT_SECONDS, WaitTimeoutError, waitForOperation } from './wait.js';
 
@@ -284,7 +284,10 @@ export async function callTool(
           sent = write;
           const value = await ctx.client.call(spec.name as never, params as never, { signal: extra.signal });
           if (isAsync(spec.row)) operationId = (value as OperationRef).operationId;
-          result = await shape(spec.row, params, value, input['wait'] === true, extra, ctx, tracker);
+          result = withNotes(
+            await shape(spec.row, params, value, input['wait'] === true, extra, ctx, tracker),
+            resolved.notes,
+          );
         }
       }
     }

@@ -4,7 +4,9 @@
  *     else `FLOPS_TENANT_ID`, else the account's only tenant;
  *   - `distribution` (+ `bitness`) by name instead of `distributionId`, looked up fresh on every
  *     call because the provider's distribution ids change over time;
- *   - `tariff` by name instead of `tariffId`.
+ *   - `tariff` by name instead of `tariffId`;
+ *   - `snapshotId` / `backup` checked against the VM's own lists before anything is sent: the
+ *     provider accepts an id the VM does not have and only fails the operation later (docs/api.md).
  * The rules key on parameter names of the operation table, never on tool names.
  */
 import type { z } from 'zod';
@@ -36,6 +38,8 @@ export interface Resolved {
   params: Record<string, unknown>;
   /** The VM the call is about, when it had to be read (tenant lookup). */
   vm?: Vm;
+  /** Told to the agent with a successful result: choices made for it, arguments the provider ignores. */
+  notes: string[];
 }
 
 /** Arguments that exist on MCP tools only and never reach the API. */
@@ -48,7 +52,7 @@ export async function resolveArgs(
 ): Promise<Resolved> {
   const params: Record<string, unknown> = { ...args };
   for (const key of MCP_ONLY_ARGS) delete params[key];
-  const out: Resolved = { params };
+  const out: Resolved = { params, notes: [] };
   const opts = { signal: ctx.signal };
 
   if ('tenantId' in row.params && params['tenantId'] === undefined) {
@@ -70,16 +74,86 @@ export async function resolveArgs(
   let distribution: Distribution | undefined;
   if (typeof args['distribution'] === 'string') {
     const list = await ctx.client.call('distribution_list', {}, opts);
-    distribution = matchDistribution(list, args['distribution'], args['bitness'] as number | undefined);
+    distribution = matchDistribution(
+      list,
+      args['distribution'],
+      args['bitness'] as number | undefined,
+      out.notes,
+    );
     params['distributionId'] = distribution.id;
   }
 
+  let tariffs: Tariff[] | undefined;
   if (typeof args['tariff'] === 'string') {
-    const list = await ctx.client.call('tariff_list', {}, opts);
-    params['tariffId'] = matchTariff(list, args['tariff'], distribution).id;
+    tariffs = await ctx.client.call('tariff_list', {}, opts);
+    params['tariffId'] = matchTariff(tariffs, args['tariff'], distribution).id;
   }
 
+  // A fixed tariff ignores the resources given with it (accepted, not refused): say so.
+  const given = RESOURCES.filter((r) => r in row.params && params[r] !== undefined);
+  if ('tariffId' in row.params && given.length > 0) {
+    let tariffId = params['tariffId'] as number | undefined;
+    if (tariffId === undefined && typeof params['vmId'] === 'number') {
+      out.vm ??= await ctx.client.call('vm_get', { vmId: params['vmId'] }, opts);
+      tariffId = out.vm.tariffId ?? undefined;
+    }
+    tariffs ??= await ctx.client.call('tariff_list', {}, opts);
+    const tariff = tariffs.find((t) => t.id === tariffId);
+    if (tariff?.onDemand === false) {
+      out.notes.push(
+        `${given.join(', ')} ignored: tariff ${tariff.id} "${tariff.name ?? ''}" is fixed (${tariff.memory} MB RAM, ${tariff.disk} MB disk, ${tariff.cpu} CPU, ${tariff.ipCount} IP); only an onDemand tariff takes them.`,
+      );
+    }
+  }
+
+  await checkOwnId(params, ctx);
   return out;
+}
+
+/** What an onDemand tariff takes and a fixed one ignores. */
+const RESOURCES = ['memory', 'disk', 'cpu', 'ipCount'] as const;
+
+/** A snapshot or backup named for a VM must be that VM's: else the candidates, nothing sent. */
+async function checkOwnId(params: Record<string, unknown>, ctx: ResolveContext): Promise<void> {
+  const vmId = params['vmId'];
+  if (typeof vmId !== 'number') return;
+  const opts = { signal: ctx.signal };
+  const snapshotId = params['snapshotId'];
+  if (typeof snapshotId === 'number') {
+    const list = await ctx.client.call('vm_snapshot_list', { vmId }, opts);
+    if (list.some((s) => s.id === snapshotId)) return;
+    const candidates = list.map(({ id, name, description, parentSnapshotId, timeAdded }) => ({
+      id,
+      name,
+      description,
+      parentSnapshotId,
+      timeAdded,
+    }));
+    throw new ResolveError(
+      'snapshotId',
+      `VM ${vmId} has no snapshot ${snapshotId}. ${
+        list.length
+          ? `Its snapshots: ${list.map((s) => `${s.id} "${s.name ?? ''}"`).join('; ')}.`
+          : 'It has no snapshots (vm_snapshot_create makes one).'
+      }`,
+      candidates,
+    );
+  }
+  const backup = params['backup'];
+  if (typeof backup === 'string') {
+    const list = await ctx.client.call('vm_backup_list', { vmId }, opts);
+    if (list.some((b) => b.id === backup)) return;
+    const candidates = list.map(({ id, size, timeAdded }) => ({ id, size, timeAdded }));
+    throw new ResolveError(
+      'backup',
+      `VM ${vmId} has no backup "${backup}". ${
+        list.length
+          ? `Its backups: ${list.map((b) => `"${b.id}"${b.timeAdded ? ` (${new Date(b.timeAdded).toISOString()})` : ''}`).join('; ')}.`
+          : 'It has no backups yet (vm_backup_policy_change sets how often they are taken).'
+      }`,
+      candidates,
+    );
+  }
 }
 
 /**
@@ -143,10 +217,28 @@ function matchesWords(query: string, target: string): boolean {
 
 const describeDistribution = (d: Distribution) => `${d.id} ${d.name} "${d.description}" ${d.bitness}-bit`;
 
+/** The release numbers of a description: "Ubuntu 14.04.1 x64" → [14, 4, 1]. */
+const release = (d: Distribution) =>
+  (/\d+(?:\.\d+)*/.exec(d.description ?? '')?.[0] ?? '').split('.').filter(Boolean).map(Number);
+
+function compareReleases(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/**
+ * A distribution by name or description. Without `bitness`, 64-bit builds are preferred; when the
+ * query names a family ("debian") and several releases of it remain, the newest is taken and
+ * `notes` says so. Anything else that stays ambiguous is refused with the candidates.
+ */
 export function matchDistribution(
   list: Distribution[],
   query: string,
   bitness: number | undefined,
+  notes?: string[],
 ): Distribution {
   const q = query.trim().toLowerCase();
   let candidates = list.filter((d) => `${d.description ?? ''}`.toLowerCase() === q);
@@ -154,13 +246,23 @@ export function matchDistribution(
     candidates = list.filter((d) => matchesWords(q, `${d.name ?? ''} ${d.description ?? ''}`));
   }
   if (bitness !== undefined) candidates = candidates.filter((d) => d.bitness === bitness);
-  // "debian" names a 64-bit and a 32-bit build of one release: without a bitness, take 64-bit.
-  if (bitness === undefined && candidates.length > 1) {
-    const wide = candidates.filter((d) => d.bitness === 64);
-    const releases = new Set(candidates.map((d) => (d.description ?? '').replace(/\s*x(64|86)$/i, '')));
-    if (wide.length === 1 && releases.size === 1) candidates = wide;
+  const matched = candidates.length;
+  if (bitness === undefined && candidates.some((d) => d.bitness === 64)) {
+    candidates = candidates.filter((d) => d.bitness === 64);
   }
-  if (candidates.length === 1) return candidates[0]!;
+  if (candidates.length > 1 && new Set(candidates.map((d) => d.name)).size === 1) {
+    const [newest, next] = [...candidates].sort((a, b) => compareReleases(release(b), release(a)));
+    if (compareReleases(release(newest!), release(next!)) > 0) candidates = [newest!];
+  }
+  if (candidates.length === 1) {
+    const chosen = candidates[0]!;
+    if (matched > 1) {
+      notes?.push(
+        `distribution "${query}" matched ${matched} builds: took ${chosen.id} "${chosen.description}" (the newest release${bitness ? '' : ', 64-bit'}); name another release (e.g. its description) or pass bitness for a different one.`,
+      );
+    }
+    return chosen;
+  }
   const shown = candidates.length > 1 ? candidates : list;
   throw new ResolveError(
     'distribution',

@@ -13,6 +13,12 @@ export function ok(data: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(data) }], structuredContent: data };
 }
 
+/** A successful result with what the server decided for the agent (resolve.ts `notes`) added. */
+export function withNotes(result: CallToolResult, notes: readonly string[]): CallToolResult {
+  if (notes.length === 0 || result.isError || !result.structuredContent) return result;
+  return ok({ ...result.structuredContent, notes: [...notes] });
+}
+
 /**
  * The one structured shape of every failed tool call, whatever the tool: what kind of failure it
  * is (the agent's next step depends on it), the provider's or our code, the message, the fields at
@@ -208,6 +214,10 @@ function apiHint(err: FlopsApiError, ctx: ErrorContext): string {
       return 'The address was added to the VM but the guest OS could not be reconfigured: configure it inside the guest by hand (see vm_get for the address).';
     case 'error.inet.ip.guest.remove':
       return 'The address was removed from the VM but is still configured in the guest OS: remove it there by hand.';
+    case 'error.balance.insufficient':
+      return "The account's balance is empty: top it up with the provider, then retry.";
+    case 'error.vm.clone.unsupported':
+      return "This VM's distribution cannot be cloned: install a new VM (vm_install) instead.";
     case 'unexpected.exception':
       return 'A failure on the provider side: try again in a moment; if it persists, contact support.';
     case null:

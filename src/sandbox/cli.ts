@@ -1,5 +1,5 @@
 /**
- * `flops-mcp sandbox [--port N] [--host H] [--time-scale X]`: run the sandbox in the foreground
+ * `flops-mcp sandbox [--port N] [--host H] [--time-scale X] [--responses live]`: run the sandbox in the foreground
  * until SIGINT/SIGTERM (or the given AbortSignal), printing where it listens and its credentials.
  */
 import { startSandbox } from './server.js';
@@ -11,12 +11,14 @@ export interface SandboxCliIo {
   signal?: AbortSignal;
 }
 
-const USAGE = `Usage: flops-mcp sandbox [--port N] [--host ADDRESS] [--time-scale X] [--client-id ID] [--api-key KEY] [--vm-quota N]
+const USAGE = `Usage: flops-mcp sandbox [--port N] [--host ADDRESS] [--time-scale X] [--responses document|live] [--client-id ID] [--api-key KEY] [--vm-quota N]
 
 Runs a simulated Flops API on http://HOST:PORT/api/v1/ until interrupted (Ctrl-C).
   --port N          TCP port, 0 picks a free one (default 0)
   --host ADDRESS    interface to listen on (default 127.0.0.1)
   --time-scale X    multiply operation durations by X ≥ 0 (default 1; 0.1 is ten times faster)
+  --responses SHAPE document (default): records as the provider's document prints them;
+                    live: as the live API answers (null fields left out, timeAdded ISO)
   --client-id ID    clientId of the sandbox account (default sandbox)
   --api-key KEY     apiKey of the sandbox account (default sandbox)
   --vm-quota N      VMs the account may have (default 20)
@@ -28,6 +30,7 @@ interface CliOptions {
   port: number;
   host: string;
   timeScale: number;
+  responses: 'document' | 'live';
   clientId: string;
   apiKey: string;
   vmQuota: number;
@@ -38,6 +41,7 @@ function parse(argv: readonly string[]): CliOptions | 'help' {
     port: 0,
     host: '127.0.0.1',
     timeScale: 1,
+    responses: 'document',
     clientId: 'sandbox',
     apiKey: 'sandbox',
     vmQuota: 20,
@@ -75,6 +79,13 @@ function parse(argv: readonly string[]): CliOptions | 'help' {
           throw new UsageError(`--time-scale must be a number ≥ 0, got "${value}"`);
         }
         options.timeScale = scale;
+        break;
+      }
+      case '--responses': {
+        const value = takeValue();
+        if (value !== 'document' && value !== 'live')
+          throw new UsageError(`--responses must be document or live, got "${value}"`);
+        options.responses = value;
         break;
       }
       case '--client-id':
@@ -125,6 +136,7 @@ export async function runSandboxCli(argv: string[], io: SandboxCliIo = {}): Prom
   stdout.write(
     [
       `Flops sandbox listening on ${sandbox.url} (simulated: nothing is real or billed)`,
+      `responses: ${sandbox.responses} shapes`,
       `clientId: ${sandbox.clientId}`,
       `apiKey:   ${sandbox.apiKey}`,
       `export FLOPS_API_URL=${sandbox.url} FLOPS_CLIENT_ID=${sandbox.clientId} FLOPS_API_KEY=${sandbox.apiKey}`,

@@ -1,6 +1,6 @@
 /**
  * Records the sandbox keeps in memory, and the error a handler throws to answer with the API's
- * error envelope. Records carry the wire fields of the API objects (serialised in the document's
+ * error envelope. Records carry the wire fields of the API objects (docs/api.md, "Objects"; serialised in the document's
  * key order by `state.ts`) plus what the API does not show: the owning account, the resources a
  * snapshot or backup was taken with, the locks an operation holds.
  */
@@ -14,6 +14,8 @@ export interface Account {
   /** The e-mail shown as `ownerUser` on what this account shares with others. */
   readonly email: string;
   vmQuota: number;
+  /** false: the balance is empty, and what costs money (install, clone, reinstall) is refused. */
+  funds: boolean;
 }
 
 export interface TenantRecord {
@@ -103,6 +105,10 @@ export interface VmRecord {
   publicKeys: VmKeyRecord[];
   /** Programmatic override of guest responsiveness; undefined: a name starting with "hung" hangs. */
   guestResponsive?: boolean;
+  /** A new guest boots after its operation is DONE: it answers from this time on (epoch ms). */
+  guestReadyAt?: number;
+  /** When the provider's scheduler takes the next backup (epoch ms); none while installing. */
+  backupDueAt?: number;
 }
 
 export interface SnapshotRecord {
@@ -144,8 +150,8 @@ export interface OperationRecord {
   startPercentage: number;
   /** VMs this operation keeps busy while it runs, and the error a write on them gets. */
   locks: { vmId: number; code: LockCode }[];
-  /** Applied once, when the operation's time is up; returns how it ended (default DONE). */
-  effect?: () => OperationOutcome | undefined;
+  /** Applied once, when the operation's time is up (given that time); returns how it ended (default DONE). */
+  effect?: (endedAt: number) => OperationOutcome | undefined;
   /** Set once applied. */
   outcome?: OperationOutcome;
 }
@@ -166,17 +172,3 @@ export class SandboxError extends Error {
     super(message);
   }
 }
-
-export const MESSAGES = {
-  // The two messages the document gives verbatim.
-  notOwner: 'Ошибка прав доступа. Обратитесь в службу поддержки.',
-  objectNotFound: 'Объект не найден. Обратитесь в службу поддержки.',
-  validation: 'Validation failed',
-} as const;
-
-export const notOwner = () => new SandboxError('error.not.owner', MESSAGES.notOwner);
-export const objectNotFound = () => new SandboxError('error.object.not.found', MESSAGES.objectNotFound);
-export const vmNotFound = (id: number) => new SandboxError('error.vm.not.found', `VM ${id} not found`);
-/** A rule refusal, in the observed validation shape: errorCode null with fieldErrors. */
-export const invalid = (field: string, message: string) =>
-  new SandboxError(null, MESSAGES.validation, [{ field, message }]);

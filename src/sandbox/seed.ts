@@ -1,7 +1,7 @@
 /**
- * The sandbox's initial state: the example objects of the provider's document
- * (/work/shared/api/000_74c82ddb414a514c.txt), same ids, field values and key order, plus the few
- * objects those examples refer to without showing them. Functions, not constants: every sandbox
+ * The sandbox's initial state: the example objects of the provider's document, same ids, field
+ * values and key order, plus the few objects those examples refer to without showing them and the
+ * catalog entries live clients used (docs/api.md). Functions, not constants: every sandbox
  * (and every reset) gets fresh, mutable copies.
  */
 import type {
@@ -19,7 +19,7 @@ import type {
 
 export const DEFAULT_ACCOUNT = 'sandbox';
 /**
- * The second account: the "shared user" of the document (user@serveroid.com owns key 67, which is
+ * The second account: the "shared user" of the provider's document (docs/api.md) (user@serveroid.com owns key 67, which is
  * installed on VM 85561 it has shared access to). It owns tenant 20001, VM 87001 and key 67, and has
  * no working credentials unless a test sets some, so the default account gets `error.not.owner` on them.
  */
@@ -31,8 +31,8 @@ export const FIRST_IDS = { vm: 88977, snapshot: 2207, publicKey: 255 } as const;
 
 export function seedAccounts(clientId: string, apiKey: string, vmQuota: number): Account[] {
   return [
-    { id: DEFAULT_ACCOUNT, clientId, apiKey, email: 'owner@sandbox.invalid', vmQuota },
-    { id: OTHER_ACCOUNT, clientId: 'shared-user', apiKey: null, email: OTHER_EMAIL, vmQuota },
+    { id: DEFAULT_ACCOUNT, clientId, apiKey, email: 'owner@sandbox.invalid', vmQuota, funds: true },
+    { id: OTHER_ACCOUNT, clientId: 'shared-user', apiKey: null, email: OTHER_EMAIL, vmQuota, funds: true },
   ];
 }
 
@@ -56,6 +56,7 @@ export function seedDistributions(): DistributionRecord[] {
     listed: true,
   });
   return [
+    // The provider's document's list, in its order (docs/api.md, "Catalog").
     listed(233, 'DEBIAN', 'Debian 7.6 x64', 64),
     listed(234, 'DEBIAN', 'Debian 7.6 x86', 32),
     listed(230, 'UBUNTU', 'Ubuntu 14.04.1 x64', 64),
@@ -65,6 +66,20 @@ export function seedDistributions(): DistributionRecord[] {
     listed(219, 'WINDOWS_2008_R2', 'Win Server 2008 R2 x64', 64),
     listed(236, 'FEDORA', 'Fedora 20 x64', 64),
     listed(220, 'WINDOWS_2012', 'Win Server 2012 R2 x64', 64),
+    // What live clients installed later (docs/api.md, "Catalog"): 316 and 311 are their ids; the
+    // rest are releases of those years, each Linux one in 64 and 32 bit.
+    listed(311, 'DEBIAN', 'Debian 8 x64', 64),
+    listed(312, 'DEBIAN', 'Debian 8 x86', 32),
+    listed(320, 'DEBIAN', 'Debian 9 x64', 64),
+    listed(321, 'DEBIAN', 'Debian 9 x86', 32),
+    listed(316, 'UBUNTU', 'Ubuntu 16.04 x64', 64),
+    listed(317, 'UBUNTU', 'Ubuntu 16.04 x86', 32),
+    listed(313, 'UBUNTU', 'Ubuntu 14.04 x86', 32),
+    listed(309, 'CENTOS', 'CentOS 6.8 x64', 64),
+    listed(310, 'CENTOS', 'CentOS 6.8 x86', 32),
+    listed(314, 'CENTOS', 'CentOS 7 x64', 64),
+    listed(318, 'WINDOWS_2016', 'Win Server 2016 x64', 64),
+    listed(323, 'WINDOWS_2019', 'Win Server 2019 x64', 64),
     // Retired images the example VMs still run: shown on those VMs, absent from distribution/.
     { id: 216, name: 'UBUNTU', description: 'Ubuntu 12.04.4 x64', bitness: 64, listed: false },
     { id: 221, name: 'DEBIAN', description: 'Debian 7.5 x64', bitness: 64, listed: false },
@@ -108,7 +123,7 @@ export function seedTariffs(): TariffRecord[] {
     t(2, 'Облачный без границ для Windows', 512, 8000, 0, 0, true, true),
     // Tariff 20 is what the three example VMs run: a Windows VM (88534) and two Linux VMs with
     // different resources on the same tariff, so it must be an old onDemand tariff usable for both.
-    // The document's tariffs/ does not offer it: it is retired (not listed; install and tariff_change
+    // The document's tariffs/ does not offer it (docs/api.md, decision 10): it is retired (not listed; install and tariff_change
     // to it are refused with error.object.not.found) but the VMs on it keep working, and since it is
     // onDemand their memory/disk/cpu can be changed.
     {
@@ -230,7 +245,7 @@ export function seedVms(): VmRecord[] {
       privateIpAddress: '10.7.4.234',
       state: 'VIR_DOMAIN_RUNNING',
       timeAdded: 1399367371175,
-      // Snapshot 1357 does not appear in the snapshots/ example (only 2206 does): kept as documented;
+      // Snapshot 1357 does not appear in the snapshots/ example (only 2206 does): kept as the document has it;
       // a new snapshot of this VM therefore gets parentSnapshotId null.
       currentSnapshot: 1357,
       backupPolicy: { quantity: 10, frequency: 72 },
@@ -326,9 +341,9 @@ export function seedBackups(): BackupRecord[] {
 }
 
 /**
- * The document's operations, readable by id. 61625 is a historical record seen at 51 %: it goes on
- * from there to DONE within `historicalMs` (× timeScale) of the sandbox's start, without locking or
- * changing VM 85662. 106765 concerns VM 92821, which no longer exists.
+ * The provider's document's operations, readable by id, and operation 1 (docs/api.md, method 35). 61625 is a historical record seen at
+ * 51 %: it goes on from there to DONE within `historicalMs` (× timeScale) of the sandbox's start,
+ * without locking or changing VM 85662. 106765 concerns VM 92821, which no longer exists.
  */
 export function seedOperations(start: number, historicalMs: number): OperationRecord[] {
   const done = (
@@ -349,6 +364,9 @@ export function seedOperations(start: number, historicalMs: number): OperationRe
     outcome: operationResult === undefined ? { status: 'DONE' } : { status: 'DONE', operationResult },
   });
   return [
+    // A live client reads operation 1 and expects a result (python-flops test_get_operation_status):
+    // the account's first operation, long finished.
+    { ...done(1, 85561, 'VM_INSTALL'), startedAt: 1399367371175, endsAt: 1399367371175 },
     done(61626, 85662, 'VM_DESTROY'),
     {
       id: 61625,

@@ -13,10 +13,11 @@ import type { Socket } from 'node:net';
 import { paramsSchema, type ToolName } from '../api/operations.js';
 import { decodeQuery } from '../api/wire.js';
 import { type FaultSpec, Faults, faultSpecSchema, RequestCounters } from './faults.js';
-import { type Ctx, type Handler, handlers } from './handlers.js';
-import { type FieldError, MESSAGES, notOwner, SandboxError } from './model.js';
+import { type Ctx, type Handler, handlers } from './handlers/index.js';
+import { type FieldError, SandboxError } from './model.js';
 import { matchRoute, type RouteMatch } from './router.js';
-import { SandboxState } from './state.js';
+import { notOwner, TEXT } from './rules.js';
+import { liveShape, SandboxState } from './state.js';
 
 export const API_PREFIX = '/api/v1/';
 export const CONTROL_PREFIX = '/__sandbox/';
@@ -35,7 +36,15 @@ export interface SandboxOptions {
   now?: () => number;
   /** VMs an account may have; default 20. */
   vmQuota?: number;
+  /**
+   * Shape of the records in responses: `document` (default) as the provider's document prints
+   * them, nulls included and `timeAdded` in epoch ms; `live` as the live API answers (null fields
+   * left out, `timeAdded` an ISO string; docs/api.md, "Responses").
+   */
+  responses?: ResponseShape;
 }
+
+export type ResponseShape = 'document' | 'live';
 
 export interface Sandbox {
   /** Base URL of the API, e.g. `http://127.0.0.1:40123/api/v1/`. */
@@ -46,6 +55,7 @@ export interface Sandbox {
   readonly port: number;
   readonly clientId: string;
   readonly apiKey: string;
+  readonly responses: ResponseShape;
   readonly faults: Faults;
   readonly requests: RequestCounters;
   readonly state: SandboxState;
@@ -87,6 +97,9 @@ function isLoopback(address: string | undefined): boolean {
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const timeScale = options.timeScale ?? 1;
   if (!Number.isFinite(timeScale) || timeScale < 0) throw new RangeError('timeScale must be a number ≥ 0');
+  const responses = options.responses ?? 'document';
+  if (responses !== 'document' && responses !== 'live')
+    throw new RangeError('responses must be "document" or "live"');
   const vmQuota = options.vmQuota ?? 20;
   if (!Number.isInteger(vmQuota) || vmQuota < 0) throw new RangeError('vmQuota must be an integer ≥ 0');
   const clientId = options.clientId ?? 'sandbox';
@@ -127,11 +140,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           const top = issue.path[0];
           const missing =
             typeof top === 'string' && decoded[top] === undefined && issue.code === 'invalid_type';
-          return { field, message: missing ? `${field} is required` : issue.message };
+          return { field, message: missing ? TEXT.required(field) : issue.message };
         });
-        return jsonReply(200, errorEnvelope(null, MESSAGES.validation, fieldErrors));
+        return jsonReply(200, errorEnvelope(null, TEXT.validation, fieldErrors));
       }
-      const ctx: Ctx = { state, account, now };
+      const ctx: Ctx = { state, account, now, row: route.row };
       const handler = handlers[route.tool] as Handler<ToolName>;
       const result = handler(ctx, parsed.data as never) as unknown;
       const returns = route.row.returns;
@@ -142,7 +155,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         const created = result as { vmId: number; operation: { id: number } };
         return jsonReply(200, { status: 'OK', result: created.vmId, operationId: created.operation.id });
       }
-      return jsonReply(200, { status: 'OK', result });
+      return jsonReply(200, { status: 'OK', result: responses === 'live' ? liveShape(result) : result });
     } catch (err) {
       if (err instanceof SandboxError) {
         return jsonReply(200, errorEnvelope(err.errorCode, err.message, err.fieldErrors));
@@ -312,6 +325,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         state.finishAll();
         return send(res, jsonReply(200, { ok: true }));
       }
+      if (path === 'funds' && method === 'POST') {
+        const body = (await readJson(req)) as { available?: unknown };
+        if (typeof body.available !== 'boolean') return bad(400, 'expected {"available": boolean}');
+        state.setFunds(body.available);
+        return send(res, jsonReply(200, { ok: true }));
+      }
       if (path === 'guest' && method === 'POST') {
         const body = (await readJson(req)) as { vmId?: unknown; responsive?: unknown };
         if (
@@ -377,6 +396,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     port: address.port,
     clientId,
     apiKey,
+    responses,
     faults,
     requests,
     state,

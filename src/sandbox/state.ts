@@ -36,6 +36,7 @@ import {
   type VmConfig,
   type VmRecord,
 } from './model.js';
+import { GUEST_BOOT_MS, GUEST_TIMEOUT_MS, TEXT } from './rules.js';
 import {
   DEFAULT_ACCOUNT,
   FIRST_IDS,
@@ -56,6 +57,9 @@ export const SHUTOFF = 'VIR_DOMAIN_SHUTOFF';
 
 /** How long the seeded pending operation 61625 takes to finish, before timeScale. */
 const HISTORICAL_MS = 1500;
+const HOUR_MS = 3_600_000;
+
+const isHung = (vm: VmRecord) => vm.name.toLowerCase().startsWith('hung');
 
 /** Public addresses come from the documentation ranges (RFC 5737), never from real networks. */
 const PUBLIC_POOLS = ['198.51.100.', '203.0.113.'] as const;
@@ -76,7 +80,7 @@ export interface StartOperation {
   /** Unscaled duration; 0 or an `instant` row completes at once. */
   durationMs: number;
   locks?: { vmId: number; code: LockCode }[];
-  effect?: () => OperationOutcome | undefined;
+  effect?: (endedAt: number) => OperationOutcome | undefined;
 }
 
 export class SandboxState {
@@ -126,7 +130,10 @@ export class SandboxState {
     for (const s of seedSoftware()) this.software.set(s.id, s);
     for (const t of seedTariffs()) this.tariffs.set(t.id, t);
     for (const k of seedPublicKeys()) this.publicKeys.set(k.id, k);
-    for (const v of seedVms()) this.vms.set(v.id, v);
+    for (const v of seedVms()) {
+      this.vms.set(v.id, v);
+      this.scheduleBackups(v, this.clock());
+    }
     for (const s of seedSnapshots()) this.snapshots.set(s.id, s);
     for (const b of seedBackups()) this.backups.set(b.id, b);
     for (const o of seedOperations(this.clock(), this.scaled(HISTORICAL_MS))) {
@@ -153,14 +160,20 @@ export class SandboxState {
     return Math.round(ms * this.timeScale);
   }
 
-  /** Apply the effects of every operation whose time is up, in the order they end. */
+  /**
+   * Apply the effects of every operation whose time is up, in the order they end; then take the
+   * scheduled backups that are due.
+   */
   advance(now: number = this.clock()): void {
-    if (this.pending.size === 0) return;
-    const due = [...this.pending]
-      .map((id) => this.operations.get(id)!)
-      .filter((op) => op.endsAt <= now)
-      .sort((a, b) => a.endsAt - b.endsAt || a.id - b.id);
-    for (const op of due) this.complete(op);
+    if (this.pending.size > 0) {
+      const due = [...this.pending]
+        .map((id) => this.operations.get(id)!)
+        .filter((op) => op.endsAt <= now)
+        .sort((a, b) => a.endsAt - b.endsAt || a.id - b.id);
+      for (const op of due) this.complete(op);
+    }
+    if (now !== Number.POSITIVE_INFINITY)
+      for (const vm of this.vms.values()) this.takeScheduledBackups(vm, now);
   }
 
   /** Finish every running operation now (tests and benchmarks that do not want to wait). */
@@ -177,7 +190,7 @@ export class SandboxState {
     this.pending.delete(op.id);
     let outcome: OperationOutcome | undefined;
     try {
-      outcome = op.effect?.();
+      outcome = op.effect?.(op.endsAt);
     } catch (err) {
       outcome = {
         status: 'ERROR',
@@ -253,7 +266,7 @@ export class SandboxState {
     const out = new Set<string>();
     for (let i = 0; i < count; i++) {
       const ip = this.allocatePublicIp(out);
-      if (!ip) throw new SandboxError('unexpected.exception', 'No free public IP address left');
+      if (!ip) throw new SandboxError('unexpected.exception', TEXT.noFreeIp);
       out.add(ip);
     }
     return [...out];
@@ -272,9 +285,67 @@ export class SandboxState {
   // ------------------------------------------------------------------------------------------
   // Guests, backups
 
-  /** Whether the VM's guest OS answers soft reboot/shutdown and network reconfiguration. */
-  isGuestResponsive(vm: VmRecord): boolean {
-    return vm.guestResponsive ?? !vm.name.toLowerCase().startsWith('hung');
+  /**
+   * Whether the VM's guest OS answers soft reboot/shutdown and network reconfiguration at `at`: not
+   * while a new guest boots, never for a hung one (a name starting with "hung", or set so).
+   */
+  isGuestResponsive(vm: VmRecord, at: number = this.clock()): boolean {
+    if (vm.guestResponsive !== undefined) return vm.guestResponsive;
+    if (isHung(vm)) return false;
+    return (vm.guestReadyAt ?? 0) <= at;
+  }
+
+  /**
+   * How long (unscaled ms) an operation that needs the guest takes, given what it takes with a
+   * guest that answers: a booting guest delays it until it answers, and one that has not answered
+   * after 3 minutes fails it then (docs/api.md, "Guests").
+   */
+  guestDurationMs(vm: VmRecord, baseMs: number): number {
+    const now = this.clock();
+    if (this.isGuestResponsive(vm, now)) return baseMs;
+    const hung = vm.guestResponsive === false || (vm.guestResponsive === undefined && isHung(vm));
+    if (hung || this.timeScale === 0) return GUEST_TIMEOUT_MS;
+    const bootLeft = ((vm.guestReadyAt ?? now) - now) / this.timeScale;
+    return Math.min(GUEST_TIMEOUT_MS, bootLeft + baseMs);
+  }
+
+  /** A VM whose installation just finished: running, its guest booting, its backups scheduled. */
+  installed(vm: VmRecord, at: number): void {
+    vm.state = RUNNING;
+    vm.guestReadyAt = at + this.scaled(GUEST_BOOT_MS);
+    this.scheduleBackups(vm, at);
+  }
+
+  /** The next scheduled backup `frequency` hours (× timeScale) from `from`; none at timeScale 0. */
+  scheduleBackups(vm: VmRecord, from: number): void {
+    const period = this.scaled(vm.backupPolicy.frequency * HOUR_MS);
+    if (period > 0) vm.backupDueAt = from + period;
+    else delete vm.backupDueAt;
+  }
+
+  /** Backups due by `now`, at their own times; only the newest `quantity` are kept. */
+  private takeScheduledBackups(vm: VmRecord, now: number): void {
+    const due = vm.backupDueAt;
+    if (due === undefined || due > now) return;
+    const period = this.scaled(vm.backupPolicy.frequency * HOUR_MS);
+    if (period <= 0) {
+      delete vm.backupDueAt;
+      return;
+    }
+    const { quantity } = vm.backupPolicy;
+    const slots = Math.floor((now - due) / period) + 1;
+    // Older slots would be deleted at once: take only the last `quantity`.
+    for (let i = Math.max(0, slots - quantity); i < slots; i++) this.addBackup(vm.id, due + i * period);
+    vm.backupDueAt = due + slots * period;
+    const kept = this.backupsOf(vm.id);
+    for (const old of kept.slice(0, Math.max(0, kept.length - quantity))) this.backups.delete(old.id);
+  }
+
+  /** Give the default account (or another) money, or take it all (docs/api.md, "Funds"). */
+  setFunds(available: boolean, accountId: string = DEFAULT_ACCOUNT): void {
+    const account = this.accounts.get(accountId);
+    if (!account) throw new Error(`No account ${accountId}`);
+    account.funds = available;
   }
 
   /** Make a VM's guest hang (false) or answer (true); undefined goes back to the name rule. */
@@ -302,7 +373,7 @@ export class SandboxState {
     const backup: BackupRecord = {
       id,
       vmId,
-      // A diff is small, a full backup about a tenth of the disk (bytes are not documented: KB here).
+      // A diff is small, a full backup about a tenth of the disk (the unit is not documented: KB here; docs/api.md, "Objects").
       size: previous ? 32768 : Math.round((vm.disk * 1024) / 10),
       timeAdded: time,
       config: configOf(vm),
@@ -329,7 +400,7 @@ export class SandboxState {
   }
 
   // ------------------------------------------------------------------------------------------
-  // Views: the wire objects, in the document's key order.
+  // Views: the wire objects, in the key order of the provider's document (docs/api.md, "Responses").
 
   tenantView(t: TenantRecord): Tenant {
     return project('tenant', t);
@@ -393,7 +464,7 @@ export class SandboxState {
       errorMessage: op.outcome?.errorMessage ?? null,
       errorCode: op.outcome?.errorCode ?? null,
     };
-    // Present only where the method yields a value (backup_download), as in the document.
+    // Present only where the method yields a value (backup_download; docs/api.md, "Asynchronous operations").
     if (op.outcome?.operationResult !== undefined) view.operationResult = op.outcome.operationResult;
     return view;
   }
@@ -423,11 +494,30 @@ export class SandboxState {
   }
 }
 
+/**
+ * A record as the live API answers it: null fields left out (nested objects and lists of objects
+ * too), `timeAdded` as an ISO string with a numeric zone (`2018-06-08T19:52:44.665+0000`); empty
+ * strings and empty lists stay.
+ */
+export function liveShape(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(liveShape);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (v === null || v === undefined) continue;
+    out[key] = key === 'timeAdded' && typeof v === 'number' ? isoTime(v) : liveShape(v);
+  }
+  return out;
+}
+
+/** Epoch ms as Java's `yyyy-MM-dd'T'HH:mm:ss.SSSZ` in UTC. */
+export const isoTime = (ms: number) => new Date(ms).toISOString().replace('Z', '+0000');
+
 export function configOf(vm: VmRecord): VmConfig {
   return { tariffId: vm.tariffId, memory: vm.memory, disk: vm.disk, cpu: vm.cpu };
 }
 
-/** yyyyMMddHHmmss in UTC, as in the document's backup ids. */
+/** yyyyMMddHHmmss in UTC, as in the document's backup ids (docs/api.md, "Scheduled backups"). */
 function backupStamp(time: number): string {
   return new Date(time).toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
