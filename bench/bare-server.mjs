@@ -1,14 +1,23 @@
-// The cold-start baseline of `npm run bench`: a bare Node process that answers `initialize` over
-// stdio, a few lines of readline and nothing else.
+// The cold-start baseline of `npm run bench`: a bare Node process that answers the opening message
+// over stdio (`initialize`, or `server/discover` of 2026-07-28), a few lines of readline and
+// nothing else.
 import { createInterface } from 'node:readline';
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const message = JSON.parse(line);
-  if (message.method !== 'initialize') return;
-  const result = {
-    protocolVersion: message.params.protocolVersion,
-    capabilities: {},
-    serverInfo: { name: 'bare', version: '0.0.0' },
-  };
-  process.stdout.write(`${JSON.stringify({ jsonrpc: '2.0', id: message.id, result })}\n`);
+  const serverInfo = { name: 'bare', version: '0.0.0' };
+  const result =
+    message.method === 'initialize'
+      ? { protocolVersion: message.params.protocolVersion, capabilities: {}, serverInfo }
+      : message.method === 'server/discover'
+        ? {
+            supportedVersions: ['2026-07-28'],
+            capabilities: {},
+            resultType: 'complete',
+            ttlMs: 0,
+            cacheScope: 'private',
+            _meta: { 'io.modelcontextprotocol/serverInfo': serverInfo },
+          }
+        : undefined;
+  if (result) process.stdout.write(`${JSON.stringify({ jsonrpc: '2.0', id: message.id, result })}\n`);
 });

@@ -120,7 +120,21 @@ export interface ColdStart {
  * Spawn a stdio server, send `initialize` at once, then (if `list`) `notifications/initialized`
  * and `tools/list`; time each answer from the spawn, then kill the process.
  */
-export function coldStart(args: string[], env: NodeJS.ProcessEnv, list: boolean): Promise<ColdStart> {
+/** The opening messages of the two generations of MCP: `initialize` (2025), `server/discover` (2026-07-28). */
+export type Opening = 'initialize' | 'discover';
+
+const ENVELOPE = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+export function coldStart(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  list: boolean,
+  opening: Opening = 'initialize',
+): Promise<ColdStart> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'ignore'], env });
@@ -144,8 +158,15 @@ export function coldStart(args: string[], env: NodeJS.ProcessEnv, list: boolean)
         if (message.id === 1) {
           result.initialize = performance.now() - started;
           if (!list) return finish();
-          child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
-          child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' })}\n`);
+          if (opening === 'initialize') {
+            child.stdin!.write(
+              `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`,
+            );
+          }
+          const params = opening === 'discover' ? { params: { _meta: ENVELOPE } } : {};
+          child.stdin!.write(
+            `${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', ...params })}\n`,
+          );
         } else if (message.id === 2) {
           result.toolsList = performance.now() - started;
           result.toolsListJson = JSON.stringify(message.result);
@@ -153,17 +174,20 @@ export function coldStart(args: string[], env: NodeJS.ProcessEnv, list: boolean)
         }
       }
     });
-    const initialize = {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: {
-        protocolVersion: '2025-06-18',
-        capabilities: {},
-        clientInfo: { name: 'bench', version: '1' },
-      },
-    };
-    child.stdin!.write(`${JSON.stringify(initialize)}\n`);
+    const first =
+      opening === 'initialize'
+        ? {
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'initialize',
+            params: {
+              protocolVersion: '2025-06-18',
+              capabilities: {},
+              clientInfo: { name: 'bench', version: '1' },
+            },
+          }
+        : { jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: ENVELOPE } };
+    child.stdin!.write(`${JSON.stringify(first)}\n`);
   });
 }
 

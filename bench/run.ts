@@ -27,8 +27,8 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { Agent, request } from 'undici';
 import { FlopsClient } from '../src/api/client.js';
 import { TOOLSETS, type Toolset } from '../src/api/operations.js';
-import type { ToolSelection } from '../src/mcp/policy.js';
 import { createServer } from '../src/mcp/server.js';
+import type { ToolSelection } from '../src/mcp/tools.js';
 import { startSandbox } from '../src/sandbox/index.js';
 import {
   cli,

@@ -101,7 +101,42 @@ async function initializeTemplate() {
     serverInfo: result.serverInfo,
     supportedVersions: types.SUPPORTED_PROTOCOL_VERSIONS,
     latestVersion: types.LATEST_PROTOCOL_VERSION,
+    discover: await discoverTemplate(() => createServer({ client: flops })),
   };
+}
+
+/**
+ * The server's whole answer to `server/discover` on stdio, from the SDK's own serveStdio over a
+ * transport that only records what is sent (the instructions are replaced at run time).
+ */
+async function discoverTemplate(factory) {
+  const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
+  let answer;
+  const transport = {
+    async start() {},
+    async close() {},
+    async send(message) {
+      if (message.id === 'build') answer = message;
+    },
+  };
+  const handle = serveStdio(factory, { transport });
+  transport.onmessage({
+    jsonrpc: '2.0',
+    id: 'build',
+    method: 'server/discover',
+    params: {
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientInfo': { name: 'build', version: '0' },
+        'io.modelcontextprotocol/clientCapabilities': {},
+      },
+    },
+  });
+  for (let i = 0; i < 100 && !answer; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  await handle.close();
+  if (!answer?.result?.supportedVersions)
+    throw new Error(`no answer to server/discover: ${JSON.stringify(answer)}`);
+  return answer.result;
 }
 
 const argv = process.argv.slice(2);

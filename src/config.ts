@@ -4,9 +4,11 @@
  * UsageError naming the valid values; the CLI prints it and exits with code 2.
  */
 import { parseArgs } from 'node:util';
-import { OPERATIONS, TOOLSETS, type Toolset } from './api/operations.js';
+import type { Toolset } from './api/operations.js';
 import { isLoopbackHost } from './http/guards.js';
 import { type LogLevel, parseLogLevel } from './log.js';
+// The generated index, not the table: the configuration is read before zod and the table load.
+import { TOOL_INDEX, TOOLSET_NAMES } from './mcp/tool-index.js';
 
 export class UsageError extends Error {}
 
@@ -48,7 +50,7 @@ export interface Config {
 }
 
 /** Every tool name the server knows (API tools and wait_for_operation). */
-export const ALL_TOOL_NAMES: readonly string[] = [...OPERATIONS.map((o) => o.tool), 'wait_for_operation'];
+export const ALL_TOOL_NAMES: readonly string[] = TOOL_INDEX.map(([name]) => name);
 
 const OPTIONS = {
   sandbox: { type: 'boolean' },
@@ -136,7 +138,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
 
   const toolsetsRaw = flag('toolsets') ?? env['FLOPS_TOOLSETS'];
   const toolsets = toolsetsRaw === undefined || toolsetsRaw.trim() === '' ? undefined : list(toolsetsRaw);
-  if (toolsets) checkNames('toolset', toolsets, TOOLSETS);
+  if (toolsets) checkNames('toolset', toolsets, TOOLSET_NAMES);
   const tools = list(flag('tools') ?? env['FLOPS_TOOLS']);
   checkNames('tool', tools, ALL_TOOL_NAMES);
   const excludeTools = list(flag('exclude-tools') ?? env['FLOPS_EXCLUDE_TOOLS']);

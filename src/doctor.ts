@@ -10,8 +10,7 @@ import { FlopsClient } from './api/client.js';
 import { FlopsApiError, FlopsTransportError } from './api/errors.js';
 import { type Config, parseConfig, UsageError } from './config.js';
 import { isLoopbackHost } from './http/guards.js';
-import { selectTools } from './mcp/policy.js';
-import { buildToolSpecs } from './mcp/tools.js';
+import { buildToolSpecs, selectTools } from './mcp/tools.js';
 import { VERSION } from './version.js';
 
 type Status = 'ok' | 'warn' | 'fail';

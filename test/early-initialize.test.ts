@@ -40,6 +40,19 @@ const initialize = (id: number | string, protocolVersion: string) => ({
   },
 });
 
+const envelope = (protocolVersion: string) => ({
+  'io.modelcontextprotocol/protocolVersion': protocolVersion,
+  'io.modelcontextprotocol/clientInfo': { name: 'early-test', version: '1.0.0' },
+  'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
+});
+
+const discover = (id: number | string, protocolVersion: string) => ({
+  jsonrpc: '2.0' as const,
+  id,
+  method: 'server/discover',
+  params: { _meta: envelope(protocolVersion) },
+});
+
 interface Session {
   child: ChildProcess;
   messages: Record<string, unknown>[];
@@ -143,6 +156,41 @@ describe('the early answer to initialize', () => {
       }
     });
   }
+
+  for (const c of CASES) {
+    it(`answers server/discover as the server does (${c.name})`, async () => {
+      const env = { ...cleanEnv, ...account, ...c.env, FLOPS_LOG_LEVEL: 'debug' };
+      const session = start(c.args, env);
+      session.send(discover(7, '2026-07-28'));
+      const early = await session.next((m) => m['id'] === 7);
+      expect(early['result']).toMatchObject({
+        supportedVersions: ['2026-07-28'],
+        resultType: 'complete',
+        _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'flops-mcp' } },
+      });
+      // The server then reads the same discover and answers it itself: it must agree (no BUG line),
+      // and the session goes on in the 2026-07-28 era.
+      session.send({
+        jsonrpc: '2.0',
+        id: 8,
+        method: 'tools/list',
+        params: { _meta: envelope('2026-07-28') },
+      });
+      const list = await session.next((m) => m['id'] === 8);
+      expect((list['result'] as { tools: unknown[] }).tools.length).toBeGreaterThan(0);
+      expect(session.messages.filter((m) => m['id'] === 7)).toHaveLength(1);
+      expect(session.stderr()).not.toMatch(/BUG:/);
+      expect(session.stderr()).toMatch(/server\/discover answered while the server loads/);
+    });
+  }
+
+  it('leaves a discover for a revision it does not serve to the server', async () => {
+    const session = start([], { ...cleanEnv, ...account, FLOPS_LOG_LEVEL: 'debug' });
+    session.send(discover(9, '2099-01-01'));
+    const answer = await session.next((m) => m['id'] === 9);
+    expect(answer['error']).toMatchObject({ code: -32022 });
+    expect(session.stderr()).not.toMatch(/answered while the server loads/);
+  });
 
   it('carries a whole session written at once, with the client capabilities', async () => {
     const session = start(['--sandbox', '--time-scale', '0.05'], cleanEnv);

@@ -11,8 +11,7 @@ import { TOOLSETS, type ToolName } from '../src/api/operations.js';
 import { parseConfig, UsageError } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { AuditLog } from '../src/mcp/audit.js';
-import { selectTools } from '../src/mcp/policy.js';
-import { buildToolSpecs } from '../src/mcp/tools.js';
+import { buildToolSpecs, selectTools } from '../src/mcp/tools.js';
 import { type Harness, harness, json, readAudit, text } from './helpers.js';
 
 let h: Harness | undefined;

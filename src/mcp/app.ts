@@ -70,6 +70,7 @@ const fleetSpec: ToolSpec = {
   toolset: 'vms',
   profile: 'read',
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  startsOperation: false,
   get input() {
     return fleetInput;
   },

@@ -1,18 +1,21 @@
 /**
- * Answering `initialize` over stdio before the server is loaded.
+ * Answering the first message over stdio before the server is loaded: `initialize` (2025) or
+ * `server/discover` (2026-07-28).
  *
- * A client starts the server for every session and waits for its answer to `initialize`; most of
- * the time until then is spent loading the MCP SDK and zod and building the server. The bundled
- * bin (scripts/build.mjs) knows at build time what that answer holds apart from the instructions
- * (capabilities, serverInfo, the SDK's protocol versions: `__FLOPS_INITIALIZE__`, taken from the
- * real server), and the instructions come from the same function the server uses. So:
+ * A client starts the server for every session and waits for its answer to the opening message;
+ * most of the time until then is spent loading the MCP SDK and zod and building the server. The
+ * bundled bin (scripts/build.mjs) knows at build time what both answers hold apart from the
+ * instructions (capabilities, serverInfo, the SDK's protocol versions, the discover result with its
+ * cache hints: `__FLOPS_INITIALIZE__`, taken from the real server through serveStdio), and the
+ * instructions come from the same function the server uses. So:
  *
  *   1. `listenEarly` reads stdin from the start, keeping every byte. If the first message is a
- *      well-formed `initialize` request it answers at once, exactly as the SDK server would.
- *   2. Meanwhile the CLI loads and builds the real server. `connect` connects it with the SDK's own
- *      stdio transport and hands it every message read so far, then lets it read on: the server
- *      sees the whole session from its first byte (so it learns the client's capabilities from
- *      the `initialize` as usual), and its own answer to that `initialize` is not sent again.
+ *      well-formed `initialize`, or a well-formed `server/discover` naming a revision the server
+ *      serves, it answers at once, exactly as the SDK server would.
+ *   2. Meanwhile the CLI loads and builds the real server. `serve` starts the SDK's serveStdio on
+ *      its own stdio transport and hands it every message read so far, then lets it read on: the
+ *      server sees the whole session from its first byte (so it learns the client's capabilities
+ *      and picks the era as usual), and its own answer to the opening message is not sent again.
  *      Should it differ from the early one, that is logged as a bug.
  *
  * Run from source (tests, tsx) there is no build-time answer and the server answers as usual.
@@ -20,8 +23,7 @@
 import type { JSONRPCMessage, McpServer } from '@modelcontextprotocol/server';
 import type { StdioServerHandle } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from '../log.js';
-import { selectTools, type ToolSelection } from './policy.js';
-import { buildToolSpecs, instructions } from './tools.js';
+import { instructions, selectTools, type ToolSelection, toolFacts } from './selection.js';
 
 /** What the server answers to `initialize`, but the instructions and the negotiated version. */
 export interface InitializeTemplate {
@@ -30,6 +32,8 @@ export interface InitializeTemplate {
   /** The SDK's SUPPORTED_PROTOCOL_VERSIONS and LATEST_PROTOCOL_VERSION. */
   supportedVersions: string[];
   latestVersion: string;
+  /** The server's whole answer to `server/discover` (its instructions are replaced at run time). */
+  discover?: Record<string, unknown> & { supportedVersions: string[] };
 }
 
 declare const __FLOPS_INITIALIZE__: InitializeTemplate | undefined;
@@ -73,6 +77,16 @@ export function initializeResult(
   };
 }
 
+/** The server's answer to `server/discover`: the build-time one with this configuration's instructions. */
+export function discoverResult(
+  template: InitializeTemplate,
+  instructionsText: string,
+): Record<string, unknown> | undefined {
+  if (!template.discover) return undefined;
+  // Assigning to the existing key keeps the SDK's key order (the answers are compared as JSON).
+  return { ...template.discover, instructions: instructionsText };
+}
+
 type InitializeRequest = {
   jsonrpc: '2.0';
   id: string | number;
@@ -103,8 +117,41 @@ function asInitialize(line: string): InitializeRequest | undefined {
   return ok ? (m as InitializeRequest) : undefined;
 }
 
+type DiscoverRequest = { jsonrpc: '2.0'; id: string | number; method: 'server/discover' };
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /**
- * Start reading stdin and answer `initialize` early; undefined when there is no build-time
+ * A well-formed `server/discover` whose envelope names a revision the server serves; anything
+ * doubtful (another revision, a malformed envelope) is left to the server, which answers the error.
+ */
+function asDiscover(line: string, supported: readonly string[]): DiscoverRequest | undefined {
+  let m: unknown;
+  try {
+    m = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(m) || m['jsonrpc'] !== '2.0' || m['method'] !== 'server/discover') return undefined;
+  const id = m['id'];
+  if (!(typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id)))) return undefined;
+  const params = m['params'];
+  const meta = isObject(params) ? params['_meta'] : undefined;
+  if (!isObject(params) || !isObject(meta) || Object.keys(params).some((k) => k !== '_meta'))
+    return undefined;
+  const version = meta['io.modelcontextprotocol/protocolVersion'];
+  const info = meta['io.modelcontextprotocol/clientInfo'];
+  const capabilities = meta['io.modelcontextprotocol/clientCapabilities'];
+  const infoOk =
+    info === undefined ||
+    (isObject(info) && typeof info['name'] === 'string' && typeof info['version'] === 'string');
+  const ok = typeof version === 'string' && supported.includes(version) && infoOk && isObject(capabilities);
+  return ok ? (m as DiscoverRequest) : undefined;
+}
+
+/**
+ * Start reading stdin and answer `initialize` or `server/discover` early; undefined when there is no build-time
  * template (running from source).
  */
 export function listenEarly(options: EarlyOptions): Early | undefined {
@@ -130,18 +177,24 @@ export function listenEarly(options: EarlyOptions): Early | undefined {
     const bytes = chunks.length === 1 ? chunk : Buffer.concat(chunks);
     const nl = bytes.indexOf(0x0a);
     if (nl < 0) return;
-    const request = asInitialize(bytes.toString('utf8', 0, nl).replace(/\r$/, ''));
-    if (request) {
-      const text = instructions(
-        selectTools(buildToolSpecs(), options.selection),
+    const line = bytes.toString('utf8', 0, nl).replace(/\r$/, '');
+    const text = () =>
+      instructions(
+        selectTools(toolFacts(), options.selection),
         options.sandbox,
         options.defaultTenantId,
         options.selection.readOnly,
       );
-      const result = initializeResult(template, request.params.protocolVersion, text);
+    const init = asInitialize(line);
+    const discover = init ? undefined : asDiscover(line, template.discover?.supportedVersions ?? []);
+    const request = init ?? discover;
+    const result = init
+      ? initializeResult(template, init.params.protocolVersion, text())
+      : discover && discoverResult(template, text());
+    if (request && result) {
       stdout.write(`${JSON.stringify({ result, jsonrpc: '2.0', id: request.id })}\n`);
       answered = { id: request.id, json: JSON.stringify(result) };
-      options.log.debug('initialize answered while the server loads', {
+      options.log.debug(`${request.method} answered while the server loads`, {
         ms: Math.round(performance.now()),
       });
     }

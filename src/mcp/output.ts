@@ -72,8 +72,22 @@ export function outputSchema(row: OperationDef | undefined): JsonSchema | undefi
       required: [returns.object],
     };
   }
+  if (schema) schema = orError(schema);
   cache.set(key, schema);
   return schema;
+}
+
+/**
+ * Either the data, or the one error shape of results.ts (`{ error: { kind, code, message, … } }`):
+ * clients of the 1.x SDK validate error results against the output schema too.
+ */
+function orError(schema: JsonSchema): JsonSchema {
+  const { required, properties, ...rest } = schema as { required: string[]; properties: JsonSchema };
+  return {
+    ...rest,
+    properties: { ...properties, error: { type: 'object' } },
+    anyOf: [{ required }, { required: ['error'] }],
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,40 +17,10 @@ import {
   type RequestStateCodec,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import { isAsync, type Toolset } from '../api/operations.js';
 import type { Vm } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
 import { refused } from './results.js';
 import type { ToolSpec } from './tools.js';
-
-export interface ToolSelection {
-  toolsets?: readonly Toolset[] | undefined;
-  tools?: readonly string[] | undefined;
-  excludeTools?: readonly string[] | undefined;
-  readOnly?: boolean | undefined;
-  noDestructive?: boolean | undefined;
-}
-
-/**
- * The enabled tools. Toolsets select; `tools` adds; read-only keeps only read tools and
- * no-destructive drops destructive ones (both from annotations); `excludeTools` always wins.
- * wait_for_operation comes with any asynchronous tool unless it is excluded by name.
- */
-export function selectTools(all: readonly ToolSpec[], s: ToolSelection): ToolSpec[] {
-  const added = new Set(s.tools ?? []);
-  const excluded = new Set(s.excludeTools ?? []);
-  const inToolsets = (t: ToolSpec) =>
-    s.toolsets === undefined || s.toolsets.includes(t.toolset) || added.has(t.name);
-  const allowed = (t: ToolSpec) =>
-    !excluded.has(t.name) &&
-    !(s.readOnly && !t.annotations.readOnlyHint) &&
-    !(s.noDestructive && t.annotations.destructiveHint);
-  const chosen = all.filter((t) => t.row && inToolsets(t) && allowed(t));
-  const wait = all.find((t) => !t.row);
-  const needsWait = chosen.some((t) => t.row !== undefined && isAsync(t.row));
-  if (wait && allowed(wait) && (inToolsets(wait) || needsWait)) chosen.push(wait);
-  return chosen;
-}
 
 export function readOnlyRefusal(spec: ToolSpec): CallToolResult {
   return refused(

@@ -9,11 +9,11 @@ import { type Logger, silentLogger } from '../log.js';
 import { VERSION } from '../version.js';
 import { registerFleetApp } from './app.js';
 import type { AuditLog } from './audit.js';
-import { ConfirmSeal, selectTools, type ToolSelection } from './policy.js';
+import { ConfirmSeal } from './policy.js';
 import { registerPrompts } from './prompts.js';
 import { installTools } from './register.js';
 import { enableSubscriptions, registerResources } from './resources.js';
-import { buildToolSpecs, instructions } from './tools.js';
+import { buildToolSpecs, instructions, selectTools, type ToolSelection } from './tools.js';
 
 export { instructions } from './tools.js';
 

@@ -14,7 +14,10 @@ import {
   type Profile,
   type Toolset,
 } from '../api/operations.js';
+import { type ToolFacts, WAIT_TOOL } from './selection.js';
 import { WAIT_DEFAULT_SECONDS, WAIT_MAX_SECONDS } from './wait.js';
+
+export { instructions, selectTools, type ToolSelection, WAIT_TOOL } from './selection.js';
 
 export interface ToolAnnotations {
   readOnlyHint: boolean;
@@ -23,7 +26,7 @@ export interface ToolAnnotations {
   openWorldHint: boolean;
 }
 
-export interface ToolSpec {
+export interface ToolSpec extends ToolFacts {
   name: string;
   title: string;
   description: string;
@@ -79,8 +82,6 @@ function inputShape(row: OperationDef): z.ZodRawShape {
   return shape;
 }
 
-export const WAIT_TOOL = 'wait_for_operation';
-
 const waitSpec: ToolSpec = {
   name: WAIT_TOOL,
   title: 'Wait for an operation',
@@ -88,6 +89,7 @@ const waitSpec: ToolSpec = {
   toolset: 'operations',
   profile: 'read',
   annotations: annotations('read'),
+  startsOperation: false,
   input: z.strictObject({
     operationId: fields.operationId,
     timeoutSeconds: z
@@ -121,6 +123,7 @@ function specsFromTable(): ToolSpec[] {
       toolset: row.toolset,
       profile: row.profile,
       annotations: annotations(row.profile),
+      startsOperation: isAsync(row),
       /** Built on first use: a server starts before any call, and a session calls few tools. */
       get input() {
         input ??= z.strictObject(inputShape(row));
@@ -131,42 +134,4 @@ function specsFromTable(): ToolSpec[] {
   });
   specs.push(waitSpec);
   return specs;
-}
-
-/**
- * The server's instructions for the enabled tools (sent in the answer to `initialize`). Here, not
- * in server.ts, so that the bin can answer `initialize` before the SDK is loaded (mcp/early.ts).
- */
-export function instructions(
-  tools: readonly ToolSpec[],
-  sandbox: boolean,
-  defaultTenantId?: number,
-  readOnly?: boolean,
-): string {
-  const names = new Set(tools.map((t) => t.name));
-  const has = (name: string) => names.has(name);
-  const lines = [
-    sandbox
-      ? 'SANDBOX MODE: this server talks to a local simulator of the Flops API, not to real servers. Nothing here is billed or real.'
-      : 'This server manages real, billed virtual servers at Flops (Serveroid).',
-    ...(readOnly ? ['READ-ONLY MODE: only tools that read are available; nothing can be changed.'] : []),
-    'Ids come from the list tools: tenant_list, vm_list, distribution_list, tariff_list, pubkey_list, vm_snapshot_list, vm_backup_list.',
-  ];
-  if (has('vm_install')) {
-    lines.push(
-      'Before installing, check the catalogs (tariff_list, distribution_list); pass distribution and tariff by name — distribution ids change over time.',
-    );
-  }
-  if (tools.some((t) => t.row && isAsync(t.row))) {
-    lines.push(
-      'Asynchronous tools return an operationId: call wait_for_operation with it (or pass wait: true) before the next step on the same VM — a VM runs one operation at a time.',
-    );
-  }
-  lines.push(
-    `tenantId is optional: VM tools take it from the VM${defaultTenantId ? `; vm_install and pubkey_add use tenant ${defaultTenantId}` : ''}. Memory and disk are in MB.`,
-  );
-  if (tools.some((t) => t.annotations.destructiveHint)) {
-    lines.push('Destructive tools (marked destructiveHint) lose data: confirm with the user first.');
-  }
-  return lines.join('\n');
 }
