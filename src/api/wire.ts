@@ -7,46 +7,38 @@
  * `encodeQuery` is the client's side; `decodeQuery` is the sandbox's, turning the query back into
  * the types the row's zod fields expect so that both sides validate with the same schemas.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { type OperationDef, pathParams } from './operations.js';
 
 export type WireType = 'number' | 'string' | 'boolean' | 'array' | 'other';
 
-/** The JSON type a zod field carries, looking through optional/default/pipe wrappers. */
+/** The JSON type a zod field carries, looking through optional/default/nullable/pipe wrappers. */
 export function wireType(schema: z.ZodType): WireType {
-  let def = (schema as unknown as { _zod: { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } } })
-    ._zod.def;
+  let inner: z.ZodType = schema;
   for (;;) {
-    if ((def.type === 'optional' || def.type === 'default' || def.type === 'nullable') && def.innerType) {
-      def = (def.innerType as unknown as { _zod: { def: typeof def } })._zod.def;
-    } else if (def.type === 'pipe' && def.in) {
-      def = (def.in as unknown as { _zod: { def: typeof def } })._zod.def;
+    if (inner instanceof z.ZodOptional || inner instanceof z.ZodNullable || inner instanceof z.ZodDefault) {
+      inner = inner.unwrap() as z.ZodType;
+    } else if (inner instanceof z.ZodPipe) {
+      inner = inner.in as z.ZodType;
     } else break;
   }
-  switch (def.type) {
-    case 'number':
-    case 'int':
-      return 'number';
-    case 'string':
-      return 'string';
-    case 'boolean':
-      return 'boolean';
-    case 'array':
-      return 'array';
-    case 'union': {
-      // A union of numeric literals (backup frequency) travels as a number.
-      const options = (def as unknown as { options: z.ZodType[] }).options;
-      const literals = options.map(
-        (o) => (o as unknown as { _zod: { def: { type: string; values?: unknown[] } } })._zod.def,
-      );
-      if (literals.every((l) => l.type === 'literal' && l.values?.every((v) => typeof v === 'number'))) {
-        return 'number';
-      }
-      return 'other';
-    }
-    default:
-      return 'other';
+  // `type` is zod's public name of the JSON type (string formats such as ipv4 are 'string').
+  if (
+    inner.type === 'number' ||
+    inner.type === 'string' ||
+    inner.type === 'boolean' ||
+    inner.type === 'array'
+  ) {
+    return inner.type;
   }
+  // A union of numeric literals (backup frequency) travels as a number.
+  if (
+    inner instanceof z.ZodUnion &&
+    inner.options.every((o) => o instanceof z.ZodLiteral && [...o.values].every((v) => typeof v === 'number'))
+  ) {
+    return 'number';
+  }
+  return 'other';
 }
 
 /** Fill the path template; throws if a placeholder has no value (validation runs first). */
