@@ -101,7 +101,7 @@ async function initializeTemplate() {
     serverInfo: result.serverInfo,
     supportedVersions: types.SUPPORTED_PROTOCOL_VERSIONS,
     latestVersion: types.LATEST_PROTOCOL_VERSION,
-    discover: await discoverTemplate(() => createServer({ client: flops })),
+    discover: await discoverTemplate((context) => createServer({ client: flops, era: context.era })),
   };
 }
 

@@ -133,18 +133,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const { AuditLog } = await import('./mcp/audit.js');
     audit = new AuditLog(config.auditLog);
   }
-  const [{ createServer }, { FlopsClient }, { ConfirmSeal }] = await Promise.all([
+  const [{ createServer, sealsFor }, { FlopsClient }] = await Promise.all([
     import('./mcp/server.js'),
     import('./api/client.js'),
-    import('./mcp/policy.js'),
   ]);
   const newClient = (credentials: { clientId: string; apiKey: string }) =>
     new FlopsClient({ baseUrl: api.baseUrl, ...credentials });
-  // One seal for every server of this process; replicas share FLOPS_MCP_AUTH_KEY.
-  const seal = new ConfirmSeal(config.authKey);
+  // One key for every seal of this process (confirmation state, task ids); replicas share
+  // FLOPS_MCP_AUTH_KEY, without it each process makes its own.
+  const seals = sealsFor(config.authKey);
   const serverFor = (
     client: FlopsClient,
-    info: { stateless: boolean; actor?: string | undefined; publish?: (uri: string) => void },
+    info: {
+      stateless: boolean;
+      actor?: string | undefined;
+      publish?: (uri: string) => void;
+      era?: 'modern' | 'legacy' | undefined;
+    },
   ): McpServer =>
     createServer({
       client,
@@ -156,7 +161,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       stateless: info.stateless,
       audit,
       actor: info.actor,
-      seal,
+      seal: seals.confirm,
+      taskSeal: seals.tasks,
+      era: info.era,
       publish: info.publish,
     });
 
@@ -177,8 +184,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         if (!shared) throw new Error('no default credentials');
         return shared;
       },
-      serverFor: (client, info) =>
-        serverFor(client, { stateless: info.stateless, actor: client.clientId, publish: info.publish }),
+      serverFor: (client, info) => serverFor(client, { ...info, actor: client.clientId }),
       health: () => ({ mode: config.sandbox ? 'sandbox' : 'live', readOnly: config.readOnly }),
       allowedHosts: config.allowedHosts,
       allowedOrigins: config.allowedOrigins,
@@ -199,7 +205,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const client = newClient(api.credentials!);
     // serveStdio: the opening message picks the era (server/discover: 2026-07-28; initialize: 2025)
     // and pins one server from the factory for the connection.
-    const factory = () => serverFor(client, { stateless: false });
+    const factory = (context: { era: 'modern' | 'legacy' }) =>
+      serverFor(client, { stateless: false, era: context.era });
     const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
     const onerror = (err: Error) => log.debug('stdio', { error: err.message });
     const served = early ? await early.serve(factory, onerror) : serveStdio(factory, { onerror });

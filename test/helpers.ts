@@ -160,7 +160,8 @@ export async function modernHarness(
     stateless: options.stateless ?? false,
     log: silentLogger,
     hasDefaultCredentials: true,
-    clientFor: () => flops,
+    clientFor: (creds) =>
+      creds ? new FlopsClient({ baseUrl: sandbox.url, ...creds, retryBaseMs: 20 }) : flops,
     serverFor: (client, info) =>
       createServer({
         client,
@@ -169,6 +170,7 @@ export async function modernHarness(
         waitMaxIntervalMs: 200,
         stateless: info.stateless,
         publish: info.publish,
+        era: info.era,
         ...options.server,
       }),
     health: () => ({}),

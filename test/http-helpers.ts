@@ -75,6 +75,7 @@ export async function httpSetup(
         waitMaxIntervalMs: 200,
         stateless: info.stateless,
         publish: info.publish,
+        era: info.era,
       }),
     health: () => ({ mode: 'sandbox', readOnly: false }),
     ...rest,

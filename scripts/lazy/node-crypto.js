@@ -9,3 +9,4 @@ export const createHash = (...args) => crypto().createHash(...args);
 export const randomUUID = (...args) => crypto().randomUUID(...args);
 export const timingSafeEqual = (...args) => crypto().timingSafeEqual(...args);
 export const randomBytes = (...args) => crypto().randomBytes(...args);
+export const createHmac = (...args) => crypto().createHmac(...args);

@@ -8,6 +8,7 @@
  * a GET and only the table knows which calls are safe to repeat. Every call has a deadline and
  * takes the caller's AbortSignal.
  */
+import { createHmac } from 'node:crypto';
 import { Agent, type Dispatcher, request } from 'undici';
 import type { z } from 'zod';
 import { sleep } from '../util.js';
@@ -83,6 +84,14 @@ export class FlopsClient {
   readonly baseUrl: string;
   readonly clientId: string;
   readonly #apiKey: string;
+
+  /**
+   * A keyed digest of this client's credentials, never the key itself: what the server seals for
+   * a caller (task ids) is bound to it, so that other credentials cannot open it.
+   */
+  credentialsDigest(key: Uint8Array): Buffer {
+    return createHmac('sha256', key).update(`flops credentials\0${this.clientId}\0${this.#apiKey}`).digest();
+  }
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
   readonly #timeoutMs: number;

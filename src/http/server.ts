@@ -59,7 +59,10 @@ export interface HttpServerOptions {
    * capabilities from the request's envelope, or unknown). `publish` announces a resource update
    * to every `subscriptions/listen` stream of the process.
    */
-  serverFor: (client: FlopsClient, info: { stateless: boolean; publish: (uri: string) => void }) => McpServer;
+  serverFor: (
+    client: FlopsClient,
+    info: { stateless: boolean; publish: (uri: string) => void; era: 'modern' | 'legacy' },
+  ) => McpServer;
   /** Merged into `GET /healthz` (version, mode, readOnly…): never a secret. */
   health: () => Record<string, unknown>;
   /** Extra `Host` values: `name:port` exactly, or `name` on any port (a reverse proxy's name). */
@@ -172,7 +175,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     log,
     maxBodyBytes,
     resolveClient,
-    serverFor: (client, publish) => o.serverFor(client, { stateless: true, publish }),
+    serverFor: (client, publish, era) => o.serverFor(client, { stateless: true, publish, era }),
     rpcError,
   });
   const sessions = new SessionStore({
@@ -180,7 +183,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     idleMs,
     maxSessions,
     resolveClient,
-    serverFor: (client) => o.serverFor(client, { stateless: false, publish: perRequest.publish }),
+    serverFor: (client) =>
+      o.serverFor(client, { stateless: false, publish: perRequest.publish, era: 'legacy' }),
     rpcError,
   });
   let closing = false;

@@ -30,7 +30,7 @@ export interface PerRequestOptions {
   maxBodyBytes: number;
   resolveClient: (creds: Credentials | undefined) => Resolved;
   /** A server for one request; `publish` announces a resource update to every listener. */
-  serverFor: (client: FlopsClient, publish: (uri: string) => void) => McpServer;
+  serverFor: (client: FlopsClient, publish: (uri: string) => void, era: 'modern' | 'legacy') => McpServer;
   rpcError: typeof rpcError;
 }
 
@@ -50,7 +50,7 @@ export class PerRequestServing {
       (context) => {
         const client = context.authInfo && this.#clients.get(context.authInfo);
         if (!client) throw new Error('no client for this request');
-        return this.#o.serverFor(client, this.publish);
+        return this.#o.serverFor(client, this.publish, 'modern');
       },
       {
         legacy: 'reject',
@@ -103,7 +103,7 @@ export class PerRequestServing {
     const { client, owns } = resolved;
     let server: McpServer;
     try {
-      server = this.#o.serverFor(client, this.publish);
+      server = this.#o.serverFor(client, this.publish, 'legacy');
     } catch (err) {
       if (owns) await client.close().catch(() => undefined);
       throw err;

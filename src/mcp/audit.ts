@@ -14,6 +14,8 @@ export interface AuditEntry {
   confirmation: string;
   outcome: 'ok' | 'error' | 'refused' | 'declined' | 'cancelled';
   operationId?: number | undefined;
+  /** The task that stands for the operation (Tasks extension). */
+  taskId?: string | undefined;
   error?: string | undefined;
   /** Who acted, when the session brought its own credentials (clientId only). */
   clientId?: string | undefined;

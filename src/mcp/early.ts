@@ -20,7 +20,7 @@
  *
  * Run from source (tests, tsx) there is no build-time answer and the server answers as usual.
  */
-import type { JSONRPCMessage, McpServer } from '@modelcontextprotocol/server';
+import type { JSONRPCMessage, McpServerFactory } from '@modelcontextprotocol/server';
 import type { StdioServerHandle } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from '../log.js';
 import { instructions, selectTools, type ToolSelection, toolFacts } from './selection.js';
@@ -57,7 +57,7 @@ export interface Early {
   /** Resolves once `initialize` was answered early, or once it will not be (another message came first). */
   readonly settled: Promise<void>;
   /** Serve stdio with the real servers (serveStdio), handing them everything read so far. */
-  serve(factory: () => McpServer, onerror: (err: Error) => void): Promise<StdioServerHandle>;
+  serve(factory: McpServerFactory, onerror: (err: Error) => void): Promise<StdioServerHandle>;
 }
 
 /** The `initialize` result the SDK server gives for this request (see Server._oninitialize). */
@@ -205,7 +205,7 @@ export function listenEarly(options: EarlyOptions): Early | undefined {
 
   return {
     settled,
-    async serve(factory: () => McpServer, onerror: (err: Error) => void): Promise<StdioServerHandle> {
+    async serve(factory: McpServerFactory, onerror: (err: Error) => void): Promise<StdioServerHandle> {
       stdin.pause();
       stdin.off('data', onData);
       stdin.off('end', finish);

@@ -24,7 +24,7 @@ import {
 import { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
 import { FlopsValidationError } from '../api/errors.js';
-import { isAsync, type OperationDef, validationIssues } from '../api/operations.js';
+import { isAsync, OPERATIONS, type OperationDef, validationIssues } from '../api/operations.js';
 import type { Operation, OperationRef } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
@@ -40,6 +40,13 @@ import {
 } from './policy.js';
 import { nameArgIssues, resolveArgs } from './resolve.js';
 import { errorResult, fail, OperationTracker, ok, operationFailure, refused, withNotes } from './results.js';
+import {
+  OperationTaskStore,
+  TASKS_EXTENSION,
+  type TaskSeal,
+  type TaskState,
+  UnknownTaskError,
+} from './tasks.js';
 import type { ToolSpec } from './tools.js';
 import { WAIT_DEFAULT_SECONDS, WaitTimeoutError, waitForOperation } from './wait.js';
 
@@ -65,6 +72,8 @@ export interface ToolContext {
   app?: AppHook | undefined;
   /** The seal of confirmation state (policy.ts). */
   seal: ConfirmSeal;
+  /** 2026-07-28 servers: asynchronous tools answer with a task when the client takes tasks. */
+  tasks?: TaskSeal | undefined;
 }
 
 /** What the SDK hands a request handler, reduced to what tools use. */
@@ -148,6 +157,7 @@ export function installTools(
     listed ??= specs.map((spec) => PREBUILT?.[spec.name] ?? toolDefinition(spec));
     return { tools: ctx.app ? ctx.app.list(listed, clientCapabilities(server, rc, ctx.stateless)) : listed };
   });
+  if (ctx.tasks) installTaskHandlers(server, ctx, ctx.tasks);
   server.setRequestHandler('tools/call', async (request, rc) => {
     const extra = callExtra(server, rc, ctx);
     const { name } = request.params;
@@ -234,6 +244,8 @@ export async function callTool(
   // What a cancelled call must still report: the write went out, and the operation it started.
   let sent = false;
   let operationId: number | undefined;
+  /** The task that stands for the operation (Tasks extension), answered instead of the result. */
+  let task: TaskState | undefined;
   try {
     if (write && ctx.readOnly) {
       outcome = 'refused';
@@ -284,10 +296,34 @@ export async function callTool(
           sent = write;
           const value = await ctx.client.call(spec.name as never, params as never, { signal: extra.signal });
           if (isAsync(spec.row)) operationId = (value as OperationRef).operationId;
-          result = withNotes(
-            await shape(spec.row, params, value, input['wait'] === true, extra, ctx, tracker),
-            resolved.notes,
-          );
+          if (
+            isAsync(spec.row) &&
+            ctx.tasks &&
+            extra.modern &&
+            extra.capabilities?.extensions?.[TASKS_EXTENSION]
+          ) {
+            // The provider accepted it: the operation exists, so a tasks/get on the task resolves.
+            const ref = value as OperationRef;
+            const vmId = ref.vmId ?? (params['vmId'] as number | undefined);
+            tracker.started(vmId, ref.operationId, spec.row.operationType);
+            task = taskStore(ctx, ctx.tasks).create(
+              { operationId: ref.operationId, tool: spec.name, vmId },
+              spec.row.operationType,
+            );
+            result = withNotes(
+              ok({
+                operationId: ref.operationId,
+                ...(vmId !== undefined ? { vmId } : {}),
+                status: 'STARTED',
+              }),
+              resolved.notes,
+            );
+          } else {
+            result = withNotes(
+              await shape(spec.row, params, value, input['wait'] === true, extra, ctx, tracker),
+              resolved.notes,
+            );
+          }
         }
       }
     }
@@ -318,20 +354,31 @@ export async function callTool(
       confirmation,
       outcome: outcome ?? (result.isError ? 'error' : 'ok'),
       operationId: (data?.['operationId'] as number | undefined) ?? undefined,
+      taskId: task?.taskId,
       error: result.isError ? firstText.slice(0, 500) : undefined,
       clientId: ctx.actor,
     });
   }
-  // 2026-07-28: the model reads a summary; the data is in structuredContent (declared by outputSchema).
-  // 2025 clients keep the JSON text they have always had.
-  if (extra.modern && !result.isError && data) {
-    result = { ...result, content: [{ type: 'text', text: summarize(spec.row, data) }] };
+  if (task && !result.isError) {
+    ctx.log.debug(`tool ${spec.name}`, { ms: Math.round(performance.now() - started), task: true });
+    return { resultType: 'task', ...task } as unknown as CallToolResult;
   }
+  if (extra.modern) result = forModel(spec.row, result);
   ctx.log.debug(`tool ${spec.name}`, {
     ms: Math.round(performance.now() - started),
     isError: result.isError === true,
   });
   return result;
+}
+
+/**
+ * 2026-07-28: the model reads a summary; the data is in structuredContent (declared by
+ * outputSchema). 2025 clients keep the JSON text they have always had.
+ */
+function forModel(row: OperationDef | undefined, result: CallToolResult): CallToolResult {
+  const data = result.structuredContent as Record<string, unknown> | undefined;
+  if (result.isError || !data) return result;
+  return { ...result, content: [{ type: 'text', text: summarize(row, data) }] };
 }
 
 /**
@@ -398,7 +445,71 @@ async function shape(
   }
   const outcome = await waitAndReport(ref.operationId, WAIT_DEFAULT_SECONDS * 1000, extra, ctx);
   if (outcome.isError || !outcome.done) return outcome.result;
-  return ok({ ...outcome.data, ...(await producedBy(row, outcome.operation, vmId, extra, ctx)) });
+  return finishedResult(row, outcome.operation, vmId, extra.signal, ctx);
+}
+
+/**
+ * The result of a finished operation, the same for `wait: true`, wait_for_operation's caller and a
+ * task: the operation and what it produced, read back; an operation that ended in ERROR is a tool
+ * error with the provider's code and message and our hint.
+ */
+async function finishedResult(
+  row: OperationDef,
+  operation: Operation,
+  vmId: number | undefined,
+  signal: AbortSignal | undefined,
+  ctx: ToolContext,
+): Promise<CallToolResult> {
+  if (operation.status === 'ERROR') return operationFailure(operation);
+  const data = { operationId: operation.id, status: operation.status, operation };
+  return ok({ ...data, ...(await producedBy(row, operation, vmId, signal, ctx)) });
+}
+
+/** The store of this server's tasks (tasks.ts), over its client. */
+function taskStore(ctx: ToolContext, seal: TaskSeal): OperationTaskStore {
+  return new OperationTaskStore(seal, ctx.client, (row, operation, vmId) =>
+    finishedResult(row, operation, vmId, undefined, ctx),
+  );
+}
+
+/**
+ * tasks/get, tasks/update and tasks/cancel (2026-07-28, Tasks extension). An id that does not open
+ * (other credentials, altered, expired) is unknown: -32602, and nothing is read.
+ */
+function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): void {
+  server.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } });
+  const params = z.looseObject({ taskId: z.string() });
+  const unknown = (err: unknown): never => {
+    if (err instanceof UnknownTaskError)
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
+    throw err;
+  };
+  server.setRequestHandler('tasks/get', { params }, async (p, rc) => {
+    const state = await taskStore(ctx, seal).get(p.taskId, rc.mcpReq.signal).catch(unknown);
+    const { vmId, tool, result, ...task } = state;
+    // A finished task's VM changed: subscribers re-read it (repeated reads of it say so again).
+    if (state.status === 'completed') ctx.onChange?.(vmId);
+    const row = OPERATIONS.find((r) => r.tool === tool);
+    // The inner result is a 2026-07-28 CallToolResult: it carries its own resultType.
+    return result ? { ...task, result: { ...forModel(row, result), resultType: 'complete' } } : task;
+  });
+  server.setRequestHandler('tasks/update', { params }, (p) => {
+    try {
+      taskStore(ctx, seal).update(p.taskId);
+    } catch (err) {
+      unknown(err);
+    }
+    return {};
+  });
+  server.setRequestHandler('tasks/cancel', { params }, (p) => {
+    try {
+      taskStore(ctx, seal).cancel(p.taskId);
+    } catch (err) {
+      unknown(err);
+    }
+    ctx.log.info('task cancel asked: the provider operation goes on', {});
+    return {};
+  });
 }
 
 /** What a finished operation produced or changed, read back for the agent. */
@@ -406,22 +517,22 @@ async function producedBy(
   row: OperationDef,
   operation: Operation,
   vmId: number | undefined,
-  extra: CallExtra,
+  signal: AbortSignal | undefined,
   ctx: ToolContext,
 ): Promise<Record<string, unknown>> {
   const produces = row.produces ?? 'vm';
   if (produces === 'link') return { link: operation.operationResult ?? null };
   if (produces === 'nothing' || vmId === undefined) return {};
   try {
-    const vm = await ctx.client.call('vm_get', { vmId: operation.vmId ?? vmId }, { signal: extra.signal });
+    const vm = await ctx.client.call('vm_get', { vmId: operation.vmId ?? vmId }, { signal });
     const out: Record<string, unknown> = { vm };
     if (produces === 'snapshot' && vm.currentSnapshot !== null) {
-      const snapshots = await ctx.client.call('vm_snapshot_list', { vmId: vm.id }, { signal: extra.signal });
+      const snapshots = await ctx.client.call('vm_snapshot_list', { vmId: vm.id }, { signal });
       out['snapshot'] = snapshots.find((s) => s.id === vm.currentSnapshot) ?? null;
     }
     return out;
   } catch (err) {
-    extra.signal.throwIfAborted();
+    signal?.throwIfAborted();
     return { vm: null, note: `The operation is DONE but reading the VM failed: ${(err as Error).message}` };
   }
 }

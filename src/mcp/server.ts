@@ -2,6 +2,8 @@
  * createServer: an MCP server for one client session, with every tool, resource and the server's
  * instructions derived from the operation table.
  */
+
+import { randomBytes } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/server';
 import type { FlopsClient } from '../api/client.js';
 import type { ConfirmMode } from '../config.js';
@@ -13,6 +15,7 @@ import { ConfirmSeal } from './policy.js';
 import { registerPrompts } from './prompts.js';
 import { installTools } from './register.js';
 import { enableSubscriptions, registerResources } from './resources.js';
+import { TaskSeal } from './tasks.js';
 import { buildToolSpecs, instructions, selectTools, type ToolSelection } from './tools.js';
 
 export { instructions } from './tools.js';
@@ -39,10 +42,21 @@ export interface ServerOptions {
   seal?: ConfirmSeal | undefined;
   /** HTTP: publish a resource update on the process's event bus (2026 `subscriptions/listen`). */
   publish?: ((uri: string) => void) | undefined;
+  /**
+   * The generation this server instance serves (the SDK's serving entries say, per instance):
+   * 2026-07-28 instances offer provider operations as tasks (Tasks extension).
+   */
+  era?: 'modern' | 'legacy' | undefined;
+  /** The seal of task ids; one per process (or one key for all replicas). */
+  taskSeal?: TaskSeal | undefined;
 }
 
-/** One seal for the servers of a process that were not given one (stdio, tests). */
-let processSeal: ConfirmSeal | undefined;
+/** The seals for the servers of a process that were not given one (tests), under one random key. */
+let processSeals: { confirm: ConfirmSeal; tasks: TaskSeal } | undefined;
+
+export function sealsFor(key: Uint8Array = randomBytes(32)): { confirm: ConfirmSeal; tasks: TaskSeal } {
+  return { confirm: new ConfirmSeal(key), tasks: new TaskSeal(key) };
+}
 
 /**
  * Cache hints for the 2026-07-28 revision's list results (2025 answers never carry them). The tool,
@@ -62,8 +76,8 @@ export function createServer(options: ServerOptions): McpServer {
   const selection = options.selection ?? {};
   const tools = selectTools(all, selection);
   const log = options.log ?? silentLogger;
-  processSeal ??= new ConfirmSeal();
-  const seal = options.seal ?? processSeal;
+  processSeals ??= sealsFor();
+  const seal = options.seal ?? processSeals.confirm;
   const server = new McpServer(
     { name: 'flops-mcp', title: 'Flops virtual servers', version: VERSION },
     {
@@ -102,6 +116,7 @@ export function createServer(options: ServerOptions): McpServer {
     onChange: subscriptions.changed,
     app,
     seal,
+    tasks: options.era === 'modern' ? (options.taskSeal ?? processSeals.tasks) : undefined,
   });
   return server;
 }

@@ -107,6 +107,19 @@ export async function waitForOperation(
   }
 }
 
+/**
+ * The waiter's schedule as a pure function, for clients that poll for themselves (tasks): how long
+ * to wait before the next read of an operation that has run `elapsedMs` and shows `percentage`.
+ * The waiter's backoff (×1.5 from `min`) puts its interval at about elapsed / 2 + min, capped at
+ * `max`; once progress shows a rate, no later than the estimated end.
+ */
+export function suggestedPollMs(elapsedMs: number, percentage: number, min = 250, max = 5_000): number {
+  const backoff = Math.min(max, Math.max(min, elapsedMs / 2 + min));
+  if (percentage <= 0 || percentage >= 100 || elapsedMs <= 0) return Math.round(backoff);
+  const eta = ((100 - percentage) * elapsedMs) / percentage;
+  return Math.round(Math.max(min / 2, Math.min(backoff, eta + 30)));
+}
+
 /** The deadline passed without a single successful read of the operation. */
 export class WaitTimeoutError extends Error {
   constructor(

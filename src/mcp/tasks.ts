@@ -1,0 +1,202 @@
+/**
+ * Provider operations as MCP tasks (the Tasks extension, `io.modelcontextprotocol/tasks`, served on
+ * the 2026-07-28 revision).
+ *
+ * A Flops operation already is a durable task with an id, kept by the provider. So the server keeps
+ * nothing: a task id is the operation's id and what is needed to read it (the tool, the VM, when it
+ * was created), sealed with a MAC under FLOPS_MCP_AUTH_KEY and bound to the caller's credentials.
+ * Any replica holding the key answers `tasks/get` for it with one provider read; an id presented
+ * with other credentials, altered or expired opens to nothing and is refused as unknown (-32602)
+ * without a provider call.
+ *
+ * `OperationTaskStore` has the shape of the SDK's TaskStore seam (create, get, update, cancel), so
+ * that moving to the SDK's own TasksExtension when it ships is a small change.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { FlopsClient } from '../api/client.js';
+import { OPERATIONS, type OperationDef } from '../api/operations.js';
+import type { Operation } from '../api/types.js';
+import { suggestedPollMs } from './wait.js';
+
+export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
+
+/** How long a task can be read after it was created (the sealed id expires then). */
+export const TASK_TTL_MS = 24 * 60 * 60_000;
+
+/** What a task id carries (readable by its holder, unforgeable, useless with other credentials). */
+export interface TaskRef {
+  /** The provider's operation. */
+  operationId: number;
+  /** The tool that started it. */
+  tool: string;
+  /** The VM it concerns (the new VM for install and clone). */
+  vmId: number | undefined;
+  /** When the task was created, epoch ms. */
+  createdAt: number;
+}
+
+export type TaskStatus = 'working' | 'completed' | 'cancelled' | 'failed';
+
+/** The extension's Task, as `tasks/get` and CreateTaskResult carry it. */
+export interface TaskState {
+  taskId: string;
+  status: TaskStatus;
+  statusMessage: string;
+  createdAt: string;
+  lastUpdatedAt: string;
+  ttlMs: number;
+  pollIntervalMs?: number;
+  result?: CallToolResult;
+}
+
+export class UnknownTaskError extends Error {
+  override readonly name = 'UnknownTaskError';
+  constructor() {
+    super(
+      'Unknown or expired task: it was not created for these credentials, was altered, or its time to live passed',
+    );
+  }
+}
+
+const b64 = (data: Buffer | string) => Buffer.from(data).toString('base64url');
+
+/**
+ * Task ids: `<payload>.<mac>`, the payload a compact JSON of the TaskRef, the MAC an HMAC-SHA256
+ * over it and the caller's credentials digest, under a key derived from the server key for this
+ * use alone.
+ */
+export class TaskSeal {
+  readonly #key: Buffer;
+  readonly #now: () => number;
+
+  constructor(serverKey: Uint8Array, now: () => number = Date.now) {
+    this.#key = createHmac('sha256', serverKey).update('flops-mcp task ids v1').digest();
+    this.#now = now;
+  }
+
+  /** The digest the seal binds to: the caller's credentials, never the credentials themselves. */
+  binding(client: FlopsClient): Buffer {
+    return client.credentialsDigest(this.#key);
+  }
+
+  seal(ref: TaskRef, binding: Buffer): string {
+    const payload = b64(JSON.stringify([ref.operationId, ref.tool, ref.vmId ?? 0, ref.createdAt]));
+    return `${payload}.${b64(this.#mac(payload, binding))}`;
+  }
+
+  /** The task behind an id, or UnknownTaskError (wrong credentials, altered, expired, malformed). */
+  open(taskId: unknown, binding: Buffer): TaskRef {
+    if (typeof taskId !== 'string' || taskId.length > 200) throw new UnknownTaskError();
+    const [payload, mac, extra] = taskId.split('.');
+    if (!payload || !mac || extra !== undefined) throw new UnknownTaskError();
+    const expected = this.#mac(payload, binding);
+    const given = Buffer.from(mac, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new UnknownTaskError();
+    let fields: unknown;
+    try {
+      fields = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    } catch {
+      throw new UnknownTaskError();
+    }
+    const [operationId, tool, vmId, createdAt] = fields as [number, string, number, number];
+    if (this.#now() > createdAt + TASK_TTL_MS) throw new UnknownTaskError();
+    return { operationId, tool, vmId: vmId === 0 ? undefined : vmId, createdAt };
+  }
+
+  #mac(payload: string, binding: Buffer): Buffer {
+    return createHmac('sha256', this.#key).update(payload).update('\0').update(binding).digest();
+  }
+}
+
+/** How the finished operation's result is built: the same as `wait: true` (register.ts). */
+export type FinishedResult = (
+  row: OperationDef,
+  operation: Operation,
+  vmId: number | undefined,
+) => Promise<CallToolResult>;
+
+/**
+ * The TaskStore seam over the provider's operations. `create` seals a task for an operation the
+ * provider accepted (it exists at once: a `tasks/get` on it resolves); `get` reads the operation
+ * once; `update` has nothing to take (confirmation happens before a task exists); `cancel` is
+ * acknowledged, but the provider cannot stop an operation: it goes on, and the status says so.
+ */
+export class OperationTaskStore {
+  /** Cancel requests seen by this process, to say so in the status (best effort, bounded). */
+  static readonly #cancelled = new Set<string>();
+
+  constructor(
+    private readonly seal: TaskSeal,
+    private readonly client: FlopsClient,
+    private readonly finished: FinishedResult,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  create(ref: Omit<TaskRef, 'createdAt'>, operationType: string | undefined): TaskState {
+    const createdAt = this.now();
+    const taskId = this.seal.seal({ ...ref, createdAt }, this.seal.binding(this.client));
+    const at = new Date(createdAt).toISOString();
+    return {
+      taskId,
+      status: 'working',
+      statusMessage: `Flops accepted ${ref.tool}: operation ${ref.operationId}${operationType ? ` (${operationType})` : ''}${ref.vmId !== undefined ? ` on VM ${ref.vmId}` : ''} is running.`,
+      createdAt: at,
+      lastUpdatedAt: at,
+      ttlMs: TASK_TTL_MS,
+      pollIntervalMs: suggestedPollMs(0, 0),
+    };
+  }
+
+  /** The task now: one read of the operation, and for a finished one what it produced. */
+  async get(
+    taskId: unknown,
+    signal?: AbortSignal,
+  ): Promise<TaskState & { vmId?: number | undefined; tool: string }> {
+    const ref = this.seal.open(taskId, this.seal.binding(this.client));
+    const operation = await this.client.call('operation_get', { operationId: ref.operationId }, { signal });
+    const row = OPERATIONS.find((r) => r.tool === ref.tool);
+    const now = this.now();
+    const base = {
+      taskId: taskId as string,
+      createdAt: new Date(ref.createdAt).toISOString(),
+      lastUpdatedAt: new Date(now).toISOString(),
+      ttlMs: TASK_TTL_MS,
+      vmId: ref.vmId,
+      tool: ref.tool,
+    };
+    const type = operation.operationType ?? row?.operationType ?? 'operation';
+    if ((operation.status === 'DONE' || operation.status === 'ERROR') && row) {
+      const result = await this.finished(row, operation, ref.vmId);
+      return {
+        ...base,
+        status: 'completed',
+        statusMessage: `Operation ${ref.operationId} (${type}) ended ${operation.status}.`,
+        result,
+      };
+    }
+    const pct = operation.percentage ?? 0;
+    const cancelled = OperationTaskStore.#cancelled.has(base.taskId)
+      ? ' Cancellation was asked, but Flops cannot stop a running operation: it goes on at the provider, and this task follows it.'
+      : '';
+    return {
+      ...base,
+      status: 'working',
+      statusMessage: `${type} ${pct}% (operation ${ref.operationId} at Flops, ${operation.status}).${cancelled}`,
+      pollIntervalMs: suggestedPollMs(now - ref.createdAt, pct),
+    };
+  }
+
+  /** Nothing is ever asked during a task: responses are ignored (the id must still open). */
+  update(taskId: unknown): void {
+    this.seal.open(taskId, this.seal.binding(this.client));
+  }
+
+  /** Cooperative cancellation: acknowledged; the operation goes on at the provider. */
+  cancel(taskId: unknown): void {
+    this.seal.open(taskId, this.seal.binding(this.client));
+    const cancelled = OperationTaskStore.#cancelled;
+    if (cancelled.size >= 10_000) cancelled.delete(cancelled.values().next().value!);
+    cancelled.add(taskId as string);
+  }
+}
