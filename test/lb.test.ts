@@ -8,6 +8,7 @@
  * it fails instead).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -111,6 +112,8 @@ describe.skipIf(!nginx)('two stateless replicas behind nginx', () => {
       FLOPS_LOG_LEVEL: 'debug',
       // nginx forwards the client's Host (the balancer's address): the replicas must accept it.
       FLOPS_MCP_ALLOWED_HOSTS: `127.0.0.1:${port}`,
+      // One key for the replicas: a task id sealed by one opens on the other.
+      FLOPS_MCP_AUTH_KEY: randomBytes(32).toString('base64'),
     };
     replicas = await Promise.all(
       [1, 2].map(() => startProcess(['--http', '--stateless', '--port', '0'], { env })),
@@ -183,6 +186,48 @@ describe.skipIf(!nginx)('two stateless replicas behind nginx', () => {
       expect(toolJson(vm)).toMatchObject({ vm: { id: vmId, name: 'behind-nginx' } });
     }
     await c.mcp.close();
+  });
+
+  it('a 2026-07-28 client: a task created through the balancer is read by either replica', async () => {
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'lb', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } },
+    };
+    const post = async (to: string, method: string, params: Record<string, unknown>, name: string) => {
+      const response = await request(to, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': method,
+          'mcp-name': name,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }),
+      });
+      const text = await response.body.text();
+      const json = text.startsWith('{')
+        ? text
+        : text
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .at(-1)!
+            .slice(6);
+      return (JSON.parse(json) as { result: Record<string, unknown> }).result;
+    };
+    const task = await post(url, 'tools/call', { name: 'vm_start', arguments: { vmId: 85561 } }, 'vm_start');
+    expect(task).toMatchObject({ resultType: 'task', status: 'working' });
+    const taskId = task['taskId'] as string;
+    await new Promise((r) => setTimeout(r, 300));
+    for (const replica of replicas) {
+      const got = await post(replica.url, 'tasks/get', { taskId }, taskId);
+      expect(got, replica.url).toMatchObject({
+        taskId,
+        status: 'completed',
+        result: { structuredContent: { status: 'DONE' } },
+      });
+    }
   });
 
   it('spread the calls over both replicas, and nothing failed anywhere', async () => {

@@ -14,6 +14,7 @@ import {
   CLIENT_CAPABILITIES_META_KEY,
   type ClientCapabilities,
   type InputRequiredResult,
+  MissingRequiredClientCapabilityError,
   ProtocolError,
   ProtocolErrorCode,
   type Server,
@@ -484,7 +485,16 @@ function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): 
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
     throw err;
   };
+  /** Only for a request that declares the extension: -32021 otherwise, as the extension says. */
+  const declared = (rc: ServerContext) => {
+    if (!clientCapabilities(server, rc, true)?.extensions?.[TASKS_EXTENSION]) {
+      throw new MissingRequiredClientCapabilityError({
+        requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } },
+      });
+    }
+  };
   server.setRequestHandler('tasks/get', { params }, async (p, rc) => {
+    declared(rc);
     const state = await taskStore(ctx, seal).get(p.taskId, rc.mcpReq.signal).catch(unknown);
     const { vmId, tool, result, ...task } = state;
     // A finished task's VM changed: subscribers re-read it (repeated reads of it say so again).
@@ -493,7 +503,8 @@ function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): 
     // The inner result is a 2026-07-28 CallToolResult: it carries its own resultType.
     return result ? { ...task, result: { ...forModel(row, result), resultType: 'complete' } } : task;
   });
-  server.setRequestHandler('tasks/update', { params }, (p) => {
+  server.setRequestHandler('tasks/update', { params }, (p, rc) => {
+    declared(rc);
     try {
       taskStore(ctx, seal).update(p.taskId);
     } catch (err) {
@@ -501,7 +512,8 @@ function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): 
     }
     return {};
   });
-  server.setRequestHandler('tasks/cancel', { params }, (p) => {
+  server.setRequestHandler('tasks/cancel', { params }, (p, rc) => {
+    declared(rc);
     try {
       taskStore(ctx, seal).cancel(p.taskId);
     } catch (err) {
