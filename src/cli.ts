@@ -131,7 +131,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   let audit: AuditLog | undefined;
   if (config.auditLog) {
     const { AuditLog } = await import('./mcp/audit.js');
-    audit = new AuditLog(config.auditLog);
+    audit = new AuditLog(config.auditLog, (message) => log.error(message));
+    // A path that cannot be written stops start-up now, not a write later.
+    await audit.open().catch((err: unknown) => {
+      throw new UsageError((err as Error).message);
+    });
   }
   const [{ createServer, sealsFor }, { FlopsClient }] = await Promise.all([
     import('./mcp/server.js'),

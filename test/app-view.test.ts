@@ -352,7 +352,7 @@ describe.skipIf(!haveChromium)('fleet dashboard in a browser', () => {
   });
 
   it('shows a failed operation with its error and hint (vm_reboot with wait: true)', async () => {
-    const h = await harness({ capabilities: APP_CAPABILITIES, timeScale: 1 });
+    const h = await harness({ capabilities: APP_CAPABILITIES, timeScale: 0.005 });
     try {
       h.sandbox.state.setGuestResponsive(85662, false);
       const { page, view, host } = await openView(

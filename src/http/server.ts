@@ -73,6 +73,14 @@ export interface HttpServerOptions {
   sessionIdleMs?: number | undefined;
   /** Sessions open at once; an initialize beyond it gets 503. Default 100. */
   maxSessions?: number | undefined;
+  /** Sessions one credential (or the server's) and one remote address may hold. Default 10 and 20. */
+  maxSessionsPerCredential?: number | undefined;
+  maxSessionsPerAddress?: number | undefined;
+  /** Connections at once; beyond it new ones are closed. Default 1,000. */
+  maxConnections?: number | undefined;
+  /** Time for a request's headers, and for the whole request. Default 10 s and 30 s. */
+  headersTimeoutMs?: number | undefined;
+  requestTimeoutMs?: number | undefined;
   /** Largest POST body; beyond it 413. Default 1 MiB. */
   maxBodyBytes?: number | undefined;
   /** How long close() lets in-flight responses finish before cutting connections. Default 2 s. */
@@ -94,7 +102,23 @@ export class HttpConfigError extends Error {
   override name = 'HttpConfigError';
 }
 
-const DEFAULTS = { sessionIdleMs: 30 * 60_000, maxSessions: 100, maxBodyBytes: 1024 * 1024, graceMs: 2_000 };
+/**
+ * Limits of the HTTP server (README, "Over HTTP"): sessions idle for 10 minutes end; at most 100
+ * sessions, 10 per credential and 20 per remote address; at most 1,000 connections at once; a
+ * request's headers must arrive within 10 s and its body within 30 s (checked every second), so
+ * that sockets that never finish their headers cannot lock anyone out for long.
+ */
+const DEFAULTS = {
+  sessionIdleMs: 10 * 60_000,
+  maxSessions: 100,
+  maxSessionsPerCredential: 10,
+  maxSessionsPerAddress: 20,
+  maxConnections: 1_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  maxBodyBytes: 1024 * 1024,
+  graceMs: 2_000,
+};
 
 const SHUTDOWN_MESSAGE =
   'The MCP server is shutting down: this request was cancelled. An operation it started may still be running at Flops.';
@@ -182,6 +206,12 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     log,
     idleMs,
     maxSessions,
+    maxPerCredential: Math.floor(
+      positive('maxSessionsPerCredential', o.maxSessionsPerCredential, DEFAULTS.maxSessionsPerCredential),
+    ),
+    maxPerAddress: Math.floor(
+      positive('maxSessionsPerAddress', o.maxSessionsPerAddress, DEFAULTS.maxSessionsPerAddress),
+    ),
     resolveClient,
     serverFor: (client) =>
       o.serverFor(client, { stateless: false, publish: perRequest.publish, era: 'legacy' }),
@@ -296,21 +326,35 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     });
   }
 
-  const httpServer = createServer((req, res) => {
-    const post = req.method === 'POST';
-    activeRequests++;
-    if (post) activePosts++;
-    res.once('close', () => {
-      activeRequests--;
-      if (post) activePosts--;
-      wake?.();
-    });
-    handle(req, res).catch((err: unknown) => {
-      log.error('http request failed', { error: err instanceof Error ? err.message : String(err) });
-      if (!res.headersSent) rpcError(res, 500, -32603, 'Internal error');
-      else res.destroy();
-    });
-  });
+  const headersTimeout = positive('headersTimeoutMs', o.headersTimeoutMs, DEFAULTS.headersTimeoutMs);
+  const httpServer = createServer(
+    {
+      headersTimeout,
+      requestTimeout: Math.max(
+        headersTimeout,
+        positive('requestTimeoutMs', o.requestTimeoutMs, DEFAULTS.requestTimeoutMs),
+      ),
+      connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+    },
+    (req, res) => {
+      const post = req.method === 'POST';
+      activeRequests++;
+      if (post) activePosts++;
+      res.once('close', () => {
+        activeRequests--;
+        if (post) activePosts--;
+        wake?.();
+      });
+      handle(req, res).catch((err: unknown) => {
+        log.error('http request failed', { error: err instanceof Error ? err.message : String(err) });
+        if (!res.headersSent) rpcError(res, 500, -32603, 'Internal error');
+        else res.destroy();
+      });
+    },
+  );
+  httpServer.maxConnections = Math.floor(
+    positive('maxConnections', o.maxConnections, DEFAULTS.maxConnections),
+  );
   httpServer.on('clientError', (_err, socket) => socket.destroy());
 
   await new Promise<void>((resolve, reject) => {

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isInitializeRequest, type McpServer } from '@modelcontextprotocol/server';
 import type { FlopsClient } from '../api/client.js';
+import { FlopsApiError } from '../api/errors.js';
 import type { Logger } from '../log.js';
 import {
   type CredentialHeaders,
@@ -29,6 +30,9 @@ export interface SessionOptions {
   log: Logger;
   idleMs: number;
   maxSessions: number;
+  /** Sessions one credential (or the server's own) may hold, and one remote address. */
+  maxPerCredential: number;
+  maxPerAddress: number;
   resolveClient: (creds: Credentials | undefined) => Resolved;
   serverFor: (client: FlopsClient) => McpServer;
   /** Answer with a JSON-RPC error (no id). */
@@ -44,6 +48,9 @@ interface Session {
   ownsClient: boolean;
   /** Digest of the session's own credentials; undefined: the server's. */
   fingerprint: Buffer | undefined;
+  /** Who holds it: the credential (hex digest, or 'server') and the remote address. */
+  owner: string;
+  address: string;
   lastSeen: number;
   /** POST requests in flight: a session with one is never idle. */
   active: number;
@@ -64,6 +71,8 @@ export class SessionStore {
   #reserved = 0;
   #closing = false;
   readonly #o: SessionOptions;
+  /** Credentials the provider accepted lately (digest → until): a session opens after one read. */
+  readonly #verified = new Map<string, number>();
 
   constructor(options: SessionOptions) {
     this.#o = options;
@@ -129,6 +138,21 @@ export class SessionStore {
       return;
     }
     await this.#open(req, res, body, creds.kind === 'some' ? creds.creds : undefined);
+  }
+
+  async #verify(owner: string, client: FlopsClient): Promise<boolean> {
+    const now = Date.now();
+    if ((this.#verified.get(owner) ?? 0) > now) return true;
+    try {
+      await client.call('tenant_list', {}, { timeoutMs: 10_000 });
+    } catch (err) {
+      // Only the provider's refusal counts; an unreachable provider is not the user's fault.
+      if (err instanceof FlopsApiError) return false;
+      return true;
+    }
+    if (this.#verified.size > 10_000) this.#verified.clear();
+    this.#verified.set(owner, now + 10 * 60_000);
+    return true;
   }
 
   /** Close idle sessions. */
@@ -202,9 +226,47 @@ export class SessionStore {
       );
       return;
     }
+    const owner = creds ? credentialsFingerprint(creds).toString('hex') : 'server';
+    const address = req.socket.remoteAddress ?? '-';
+    const held = [...this.#live];
+    const limit =
+      held.filter((s) => s.owner === owner).length >= o.maxPerCredential
+        ? `${o.maxPerCredential} per credential`
+        : held.filter((s) => s.address === address).length >= o.maxPerAddress
+          ? `${o.maxPerAddress} per address`
+          : undefined;
+    if (limit) {
+      o.log.warn('http session refused: too many sessions for one holder', { limit });
+      o.rpcError(
+        res,
+        429,
+        -32000,
+        `Too many sessions (${limit}): end one (DELETE) or let it expire`,
+        {
+          'Retry-After': '60',
+        },
+        idOf(body),
+      );
+      return;
+    }
     const resolved = o.resolveClient(creds);
     if ('status' in resolved) {
       o.rpcError(res, resolved.status, -32001, resolved.message, {}, idOf(body));
+      return;
+    }
+    // A user's own credentials are proven with one cheap read before a session holds a slot
+    // (remembered for 10 minutes): made-up credentials cannot fill the server with sessions.
+    if (creds && !(await this.#verify(owner, resolved.client))) {
+      await resolved.client.close().catch(() => undefined);
+      o.log.warn('http session refused: the provider did not accept the credentials');
+      o.rpcError(
+        res,
+        401,
+        -32001,
+        'Flops did not accept these credentials (X-Flops-Client-Id / X-Flops-Api-Key)',
+        {},
+        idOf(body),
+      );
       return;
     }
     let server: McpServer;
@@ -244,6 +306,8 @@ export class SessionStore {
       client: resolved.client,
       ownsClient: resolved.owns,
       fingerprint: creds ? credentialsFingerprint(creds) : undefined,
+      owner,
+      address,
       lastSeen: Date.now(),
       active: 0,
       endReason: undefined,

@@ -206,6 +206,9 @@ function callExtra(server: Server, rc: ServerContext, ctx: ToolContext): CallExt
   };
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /** Parse arguments: strict schema, then the row's cross-field rules. */
 export function parseArgs(spec: ToolSpec, args: unknown): Record<string, unknown> {
   const parsed = spec.input.safeParse(args);
@@ -274,10 +277,17 @@ export async function callTool(
         params = resolved.params;
         let refusal: CallToolResult | undefined;
         if (spec.annotations.destructiveHint) {
+          // The question names the VM by id, name and IPs, also when tenantId was given (no read yet).
+          const vmId = params['vmId'];
+          const vm =
+            resolved.vm ??
+            (typeof vmId === 'number' && (ctx.confirm ?? 'elicit') !== 'off'
+              ? await ctx.client.call('vm_get', { vmId }, { signal: extra.signal })
+              : undefined);
           const decided = await confirmDestructive(ctx.confirm ?? 'elicit', {
             spec,
             params,
-            vm: resolved.vm,
+            vm,
             capabilities: extra.capabilities,
             inputResponses: extra.inputResponses,
             state: extra.state,
@@ -329,7 +339,17 @@ export async function callTool(
       }
     }
   } catch (err) {
-    result = errorResult(err, { row: spec.row, tool: spec.name, params, tracker });
+    // Sent and accepted (an operation exists) but following it failed: say what was accepted.
+    const accepted = sent && operationId !== undefined;
+    result = errorResult(err, {
+      row: spec.row,
+      tool: spec.name,
+      params,
+      tracker,
+      writeSent: sent && !accepted,
+    });
+    if (accepted)
+      result = acceptedThenFailed(spec.name, operationId!, params?.['vmId'] as number | undefined, result);
     if (err instanceof FlopsValidationError) outcome = 'refused';
     else
       ctx.log.warn(`tool ${spec.name} failed`, { error: err instanceof Error ? err.message : String(err) });
@@ -348,17 +368,29 @@ export async function callTool(
   if (sent) ctx.onChange?.(vmId);
   if (write && ctx.audit) {
     const firstText = result.content[0]?.type === 'text' ? result.content[0].text : '';
-    await ctx.audit.write({
+    const final = outcome ?? (result.isError ? 'error' : 'ok');
+    const warning = await ctx.audit.write({
       tool: spec.name,
       vmId,
-      args: params ?? ((args ?? {}) as Record<string, unknown>),
+      args: params ?? (isRecord(args) ? args : {}),
+      // Before parsing, anything not of the tool's schema is logged by name only.
+      known: params ? undefined : Object.keys(spec.input.shape),
       confirmation,
-      outcome: outcome ?? (result.isError ? 'error' : 'ok'),
+      outcome: final,
       operationId: (data?.['operationId'] as number | undefined) ?? undefined,
       taskId: task?.taskId,
       error: result.isError ? firstText.slice(0, 500) : undefined,
       clientId: ctx.actor,
+      clientVerified: ctx.actor === undefined ? undefined : final === 'ok',
     });
+    // The write's real result still goes back (with its operation id); the failure beside it.
+    if (warning) {
+      result = {
+        ...result,
+        content: [...result.content, { type: 'text', text: `Warning: ${warning}.` }],
+        ...(data ? { structuredContent: { ...data, auditWarning: warning } } : {}),
+      };
+    }
   }
   if (task && !result.isError) {
     ctx.log.debug(`tool ${spec.name}`, { ms: Math.round(performance.now() - started), task: true });
@@ -370,6 +402,37 @@ export async function callTool(
     isError: result.isError === true,
   });
   return result;
+}
+
+/**
+ * The provider accepted the write (operation `operationId` runs) and something after it failed
+ * (following the operation, reading the VM back): the result says what was accepted first, so that
+ * the agent follows the operation instead of repeating a billed or destructive call.
+ */
+function acceptedThenFailed(
+  tool: string,
+  operationId: number,
+  vmId: number | undefined,
+  failure: CallToolResult,
+): CallToolResult {
+  const first = failure.content[0];
+  const detail = first?.type === 'text' ? first.text : 'an error';
+  const text = `${tool} was accepted by the provider: operation ${operationId}${vmId !== undefined ? ` on VM ${vmId}` : ''} was started and may still be running. Following it then failed: ${detail} Do not repeat ${tool}: call wait_for_operation with operationId ${operationId}.`;
+  const data = failure.structuredContent as { error?: Record<string, unknown> } | undefined;
+  return {
+    ...failure,
+    content: [{ type: 'text', text }],
+    structuredContent: {
+      ...data,
+      error: {
+        ...data?.error,
+        next: `Call wait_for_operation with operationId ${operationId}; do not repeat ${tool}.`,
+      },
+      accepted: true,
+      operationId,
+      ...(vmId !== undefined ? { vmId } : {}),
+    },
+  };
 }
 
 /**

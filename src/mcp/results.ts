@@ -5,7 +5,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { FlopsApiError, FlopsTransportError, FlopsValidationError } from '../api/errors.js';
-import { isRead, type OperationDef, rowOfOperationType } from '../api/operations.js';
+import { type OperationDef, rowOfOperationType } from '../api/operations.js';
 import type { Operation } from '../api/types.js';
 import { ResolveError } from './resolve.js';
 
@@ -105,6 +105,11 @@ export interface ErrorContext {
   tool: string;
   params?: Record<string, unknown> | undefined;
   tracker?: OperationTracker | undefined;
+  /**
+   * The failure came from the write itself, sent once: it may have taken effect. A read that
+   * failed before the write (resolving names, the VM for the confirmation) never says so.
+   */
+  writeSent?: boolean | undefined;
 }
 
 /** Map any failure of a tool call to an isError result. Returns the text for logs too. */
@@ -145,7 +150,7 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
     );
   }
   if (err instanceof FlopsTransportError) {
-    const write = ctx.row !== undefined && !isRead(ctx.row);
+    const write = ctx.writeSent === true;
     if (err.kind === 'aborted') {
       const text = `${ctx.tool} was cancelled.${write ? WRITE_MAYBE : ''}`;
       return fail(text, {
