@@ -171,7 +171,10 @@ export function nameArgIssues(row: OperationDef, args: Record<string, unknown>):
     const name = args[byName];
     if (typeof name === 'string' && !/[\p{L}\p{N}]/u.test(name)) {
       // A blank or punctuation-only name would match everything: refused, never guessed.
-      issues.push({ path: byName, message: `must name a ${byName} (at least one letter or digit), e.g. ${example}` });
+      issues.push({
+        path: byName,
+        message: `must name a ${byName} (at least one letter or digit), e.g. ${example}`,
+      });
     } else if (args[byName] !== undefined && args[idField] !== undefined) {
       issues.push({ path: byName, message: `pass either ${byName} (a name) or ${idField}, not both` });
     } else if (

@@ -26,7 +26,9 @@ export type FaultKind =
   /** An HTML error page from a proxy (status default 502, `text/html`). */
   | 'html'
   /** Headers promise a longer body than is sent; then the socket is destroyed. */
-  | 'truncated';
+  | 'truncated'
+  /** HTTP 200 with the provider's error envelope: `errorCode` (default error.object.not.found). */
+  | 'api-error';
 
 export interface FaultSpec {
   kind: FaultKind;
@@ -46,10 +48,21 @@ export interface FaultSpec {
   retryAfter?: number;
   /** Handle the request (apply its effect), then lose or spoil the response. */
   afterHandling?: boolean;
+  /** For 'api-error': the provider's code. */
+  errorCode?: string;
 }
 
 export const faultSpecSchema = z.strictObject({
-  kind: z.enum(['delay', 'http-error', 'rate-limit', 'reset', 'malformed-json', 'html', 'truncated']),
+  kind: z.enum([
+    'delay',
+    'http-error',
+    'rate-limit',
+    'reset',
+    'malformed-json',
+    'html',
+    'truncated',
+    'api-error',
+  ]),
   tool: z
     .string()
     .refine((t) => t === '*' || OPERATIONS_BY_TOOL.has(t), { message: 'unknown tool name' })
@@ -61,6 +74,7 @@ export const faultSpecSchema = z.strictObject({
   body: z.enum(['json', 'empty']).optional(),
   retryAfter: z.number().int().min(0).max(86_400).optional(),
   afterHandling: z.boolean().optional(),
+  errorCode: z.string().max(100).optional(),
 });
 
 export interface FaultHandle {

@@ -182,6 +182,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           );
         return;
       }
+      case 'api-error': {
+        const code = spec.errorCode ?? 'error.object.not.found';
+        send(res, jsonReply(200, errorEnvelope(code, `Injected provider error ${code}`)));
+        return;
+      }
       case 'rate-limit': {
         const headers = { 'Retry-After': String(spec.retryAfter ?? 1) };
         if ((spec.body ?? 'empty') === 'empty') send(res, { status: 429, headers, body: '' });
