@@ -50,6 +50,8 @@ Environment:
   FLOPS_MCP_TOKEN        bearer token HTTP clients must send (Authorization: Bearer …)
   FLOPS_MCP_ALLOWED_HOSTS, FLOPS_MCP_ALLOWED_ORIGINS
                          extra Host names / Origins the HTTP server accepts (comma-separated)
+  FLOPS_PROTECT          VM ids and name patterns (prod-*, db?) no destructive tool may touch
+  FLOPS_MCP_AUTH_KEY     32 random bytes, base64: the key of sealed confirmations and task ids
   FLOPS_LOG_LEVEL        debug | info | warn | error | silent (default info); logs go to stderr
 `;
 
@@ -123,6 +125,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         selection: config,
         sandbox: config.sandbox,
         defaultTenantId: config.sandbox ? (config.tenantId ?? SANDBOX_DEFAULT_TENANT) : config.tenantId,
+        protect: config.protect.length,
         log,
       });
   if (early) await Promise.race([early.settled, new Promise((resolve) => setTimeout(resolve, 50))]);
@@ -169,6 +172,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       taskSeal: seals.tasks,
       era: info.era,
       publish: info.publish,
+      protect: config.protect,
     });
 
   let stop: () => Promise<void>;
@@ -189,7 +193,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         return shared;
       },
       serverFor: (client, info) => serverFor(client, { ...info, actor: client.clientId }),
-      health: () => ({ mode: config.sandbox ? 'sandbox' : 'live', readOnly: config.readOnly }),
+      // Counts, never the rules themselves.
+      health: () => ({
+        mode: config.sandbox ? 'sandbox' : 'live',
+        readOnly: config.readOnly,
+        protectedRules: config.protect.length,
+      }),
       allowedHosts: config.allowedHosts,
       allowedOrigins: config.allowedOrigins,
     }).catch((err: unknown) => {

@@ -47,6 +47,8 @@ export interface Config {
    * each process makes its own.
    */
   authKey: Uint8Array | undefined;
+  /** FLOPS_PROTECT: VM ids and name patterns (`prod-*`, `db?`) no destructive tool may touch. */
+  protect: string[];
 }
 
 /** Every tool name the server knows (API tools and wait_for_operation). */
@@ -184,5 +186,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     allowedHosts: list(env['FLOPS_MCP_ALLOWED_HOSTS']),
     allowedOrigins: list(env['FLOPS_MCP_ALLOWED_ORIGINS']),
     authKey: authKey(env['FLOPS_MCP_AUTH_KEY']),
+    protect: list(env['FLOPS_PROTECT']),
   };
 }

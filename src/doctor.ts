@@ -217,7 +217,11 @@ function checkTools(config: Config, add: (c: Check) => void): void {
   });
   const mode = config.readOnly
     ? 'read-only'
-    : `writes allowed${config.noDestructive ? ', destructive tools off' : ''}, destructive actions confirmed: ${config.confirm}`;
+    : `writes allowed${config.noDestructive ? ', destructive tools off' : ''}, destructive actions confirmed: ${config.confirm}${
+        config.protect.length
+          ? `, ${config.protect.length} protected VM rule${config.protect.length > 1 ? 's' : ''} (FLOPS_PROTECT)`
+          : ''
+      }`;
   add({
     status: !config.readOnly && config.confirm === 'off' ? 'warn' : 'ok',
     title: `safety: ${mode}`,

@@ -212,8 +212,8 @@ describe('bounded work per connection and session', () => {
     expect(transport.pending.size).toBe(0);
   });
 
-  it('closes sockets that never finish their headers, and caps sessions per address', async () => {
-    const s = await httpSetup({ headersTimeoutMs: 300, maxSessionsPerAddress: 2 });
+  it('closes sockets that never finish their headers, and caps the sessions of one credential', async () => {
+    const s = await httpSetup({ headersTimeoutMs: 300, maxSessionsPerCredential: 2 });
     try {
       const { port } = new URL(s.url);
       const socket = netConnect(Number(port), '127.0.0.1');
@@ -223,11 +223,14 @@ describe('bounded work per connection and session', () => {
         setTimeout(() => resolve(false), 5_000);
       });
       expect(closed).toBe(true);
-      const { connect } = await import('./http-helpers.js');
-      const a = await connect(s.url);
-      const b = await connect(s.url);
-      await expect(connect(s.url)).rejects.toThrow(/429|Too many sessions/);
-      await Promise.all([a.mcp.close(), b.mcp.close()]);
+      const { connect, credHeaders } = await import('./http-helpers.js');
+      const user = credHeaders(s.userA);
+      const a = await connect(s.url, user);
+      const b = await connect(s.url, user);
+      await expect(connect(s.url, user)).rejects.toThrow(/429|Too many sessions/);
+      // The server's own credentials are held to the global cap only.
+      const c = await connect(s.url);
+      await Promise.all([a.mcp.close(), b.mcp.close(), c.mcp.close()]);
     } finally {
       await s.close();
     }

@@ -216,7 +216,12 @@ describe.skipIf(!nginx)('two stateless replicas behind nginx', () => {
             .slice(6);
       return (JSON.parse(json) as { result: Record<string, unknown> }).result;
     };
-    const task = await post(url, 'tools/call', { name: 'vm_start', arguments: { vmId: 85561 } }, 'vm_start');
+    const task = await post(
+      url,
+      'tools/call',
+      { name: 'vm_rename', arguments: { vmId: 85561, name: 'ubuntu' } },
+      'vm_rename',
+    );
     expect(task).toMatchObject({ resultType: 'task', status: 'working' });
     const taskId = task['taskId'] as string;
     await new Promise((r) => setTimeout(r, 300));

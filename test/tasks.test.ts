@@ -160,7 +160,10 @@ describe('tasks over HTTP with the official requester', () => {
   });
 
   it('reads a task back from a fresh connection, refuses it with other credentials, an altered or expired id', async () => {
-    const started = await raw(h.url, 'tools/call', { name: 'vm_start', arguments: { vmId: 85561 } });
+    const started = await raw(h.url, 'tools/call', {
+      name: 'vm_rename',
+      arguments: { vmId: 85561, name: 'ubuntu' },
+    });
     const task = started['result'] as Json;
     expect(task).toMatchObject({ resultType: 'task', status: 'working', ttlMs: TASK_TTL_MS });
     const taskId = task['taskId'] as string;
@@ -187,7 +190,7 @@ describe('tasks over HTTP with the official requester', () => {
     });
     const seal = new TaskSeal(key);
     const expired = seal.seal(
-      { operationId: 1, tool: 'vm_start', vmId: 85561, createdAt: Date.now() - TASK_TTL_MS - 1000 },
+      { operationId: 1, tool: 'vm_rename', vmId: 85561, createdAt: Date.now() - TASK_TTL_MS - 1000 },
       seal.binding(flops),
     );
     await flops.close();
@@ -211,11 +214,20 @@ describe('tasks over HTTP with the official requester', () => {
   });
 
   it('gives a client without the extension exactly the result it always had', async () => {
-    const plain = await raw(h.url, 'tools/call', { name: 'vm_start', arguments: { vmId: 85561 } }, {}, {});
+    const plain = await raw(
+      h.url,
+      'tools/call',
+      { name: 'vm_rename', arguments: { vmId: 85561, name: 'ubuntu' } },
+      {},
+      {},
+    );
     const result = plain['result'] as Json;
     expect(result['resultType']).toBe('complete');
     expect(result['structuredContent']).toMatchObject({ operationId: expect.any(Number), status: 'STARTED' });
-    const waited = await h.mcp.callTool({ name: 'vm_start', arguments: { vmId: 85561, wait: true } });
+    const waited = await h.mcp.callTool({
+      name: 'vm_rename',
+      arguments: { vmId: 85561, name: 'ubuntu', wait: true },
+    });
     expect(waited.structuredContent).toMatchObject({ status: 'DONE' });
   });
 

@@ -107,6 +107,12 @@ export interface OperationDef<
   readonly produces?: 'vm' | 'snapshot' | 'link' | 'nothing';
   /** Asynchronous rows: what to do when the operation ends in ERROR, if more than "check the VM". */
   readonly failureHint?: string;
+  /** Writes: the call that undoes this one, or null when nothing can (shown in dry runs). */
+  readonly undo?: string | null;
+  /** Writes that restart the VM: always, or on a condition. */
+  readonly restarts?: string;
+  /** Power actions: the VM state in which the call would change nothing (nothing is sent then). */
+  readonly noOpIn?: string;
   readonly check?: (params: Partial<z.output<z.ZodObject<S>>>) => FieldIssue[];
   /**
    * Destructive rows: what is lost, in concrete terms, for the confirmation asked of the user.
@@ -190,6 +196,7 @@ export const OPERATIONS = [
         ? [{ path: 'password', message: 'password is required when sendPassword is false' }]
         : []),
     ],
+    undo: 'vm_delete the new VM (vmId in the result)',
   }),
   def({
     tool: 'vm_clone',
@@ -206,6 +213,7 @@ export const OPERATIONS = [
     description: `Create a VM (billed) as a copy of a VM or of its snapshot, with new IPs. Returns the new vmId. ${ASYNC}`,
     returns: 'created',
     operationType: 'VM_CLONE',
+    undo: 'vm_delete the new VM (vmId in the result)',
   }),
   def({
     tool: 'vm_reinstall',
@@ -234,6 +242,8 @@ export const OPERATIONS = [
       "all data on the VM's disk is ERASED and the system is installed anew (the id and IPs are kept)",
     operationType: 'VM_REINSTALL',
     check: diskMemoryRatio,
+    undo: null,
+    restarts: 'always',
   }),
   def({
     tool: 'vm_get',
@@ -255,6 +265,7 @@ export const OPERATIONS = [
     description: `Change the name of a VM. ${ASYNC}`,
     returns: 'operation',
     operationType: 'VM_UPDATE',
+    undo: 'vm_rename back to the name before',
   }),
   def({
     tool: 'vm_start',
@@ -266,6 +277,8 @@ export const OPERATIONS = [
     description: `Start (power on) a stopped VM. ${ASYNC}`,
     returns: 'operation',
     operationType: 'VM_START',
+    undo: 'vm_shutdown',
+    noOpIn: 'VIR_DOMAIN_RUNNING',
   }),
   def({
     tool: 'vm_reset',
@@ -278,6 +291,8 @@ export const OPERATIONS = [
     returns: 'operation',
     destroys: 'the VM is hard-reset: whatever the guest had not written to disk is lost',
     operationType: 'VM_RESET',
+    undo: null,
+    restarts: 'always',
   }),
   def({
     tool: 'vm_reboot',
@@ -291,6 +306,8 @@ export const OPERATIONS = [
     operationType: 'VM_REBOOT',
     failureHint:
       'The guest OS did not comply within 3 minutes. If it is hung, vm_reset forces it (destructive: unsaved data is lost).',
+    undo: null,
+    restarts: 'always',
   }),
   def({
     tool: 'vm_poweroff',
@@ -303,6 +320,9 @@ export const OPERATIONS = [
     returns: 'operation',
     destroys: 'the power is cut: whatever the guest had not written to disk is lost',
     operationType: 'VM_DESTROY',
+    undo: 'vm_start (what was not written to disk is lost)',
+    restarts: 'always',
+    noOpIn: 'VIR_DOMAIN_SHUTOFF',
   }),
   def({
     tool: 'vm_shutdown',
@@ -316,6 +336,9 @@ export const OPERATIONS = [
     operationType: 'VM_SHUTDOWN',
     failureHint:
       'The guest OS did not comply within 3 minutes. If it is hung, vm_poweroff forces it (destructive: unsaved data is lost).',
+    undo: 'vm_start',
+    restarts: 'always',
+    noOpIn: 'VIR_DOMAIN_SHUTOFF',
   }),
   def({
     tool: 'vm_delete',
@@ -329,6 +352,7 @@ export const OPERATIONS = [
     destroys: 'the VM is DELETED with its disk, all snapshots and backups; its IPs are released',
     operationType: 'VM_DELETE',
     produces: 'nothing',
+    undo: null,
   }),
   def({
     tool: 'vm_password_change',
@@ -340,6 +364,7 @@ export const OPERATIONS = [
     description: `Set the root (administrator) password of a VM. ${ASYNC}`,
     returns: 'operation',
     operationType: 'VM_PASSWORD_CHANGE',
+    undo: 'vm_password_change again (the old password cannot be restored)',
   }),
   def({
     tool: 'vm_pubkey_change',
@@ -353,6 +378,7 @@ export const OPERATIONS = [
     destroys:
       'authorized_keys is REPLACED by the keys {keyIds} (none: it is emptied); other keys lose access',
     operationType: 'VM_PUBLIC_KEY_CHANGE',
+    undo: 'vm_pubkey_change with the keys installed before',
   }),
   def({
     tool: 'vm_memory_change',
@@ -364,6 +390,8 @@ export const OPERATIONS = [
     description: `Set the RAM of a VM on an onDemand tariff; decreasing needs allowRestart. ${ASYNC}`,
     returns: 'operation',
     operationType: 'VM_MEMORY_CHANGE',
+    undo: 'vm_memory_change back to the memory before (a decrease needs allowRestart)',
+    restarts: 'a decrease, with allowRestart',
   }),
   def({
     tool: 'vm_disk_change',
@@ -380,6 +408,7 @@ export const OPERATIONS = [
     description: `Grow the disk of a VM on an onDemand tariff, live; never shrinks. ${ASYNC}`,
     returns: 'operation',
     operationType: 'VM_VOLUME_CHANGE',
+    undo: null,
   }),
   def({
     tool: 'vm_cpu_change',
@@ -391,6 +420,7 @@ export const OPERATIONS = [
     description: `Set the CPU cores of a VM on an onDemand tariff. ${ASYNC}`,
     returns: 'operation',
     operationType: 'VM_CPU_CORES_QUOTA_CHANGE',
+    undo: null,
   }),
   def({
     tool: 'vm_tariff_change',
@@ -402,6 +432,7 @@ export const OPERATIONS = [
     description: `Move a VM to a tariff whose disk is at least the VM's disk. ${ASYNC}`,
     returns: 'operation',
     operationType: 'VM_TARIFF_CHANGE',
+    undo: 'vm_tariff_change back to the tariff before',
   }),
   def({
     tool: 'vm_backup_policy_change',
@@ -414,6 +445,7 @@ export const OPERATIONS = [
     returns: 'operation',
     operationType: 'VM_BACKUP_POLICY_CHANGE',
     instant: true,
+    undo: 'vm_backup_policy_change back to the policy before',
   }),
   def({
     tool: 'vm_ip_add',
@@ -425,6 +457,7 @@ export const OPERATIONS = [
     description: `Add a public IPv4 to a VM (billed; see vm_get). Error error.inet.ip.guest.add: added, but configure it in the guest. ${ASYNC}`,
     returns: 'operation',
     operationType: 'VM_IP_ADD',
+    undo: 'vm_ip_delete the new IP (see vm_get)',
   }),
   def({
     tool: 'vm_ip_delete',
@@ -441,6 +474,7 @@ export const OPERATIONS = [
     returns: 'operation',
     destroys: 'the public IP {ip} is released from the VM and may go to another customer',
     operationType: 'VM_IP_DELETE',
+    undo: null,
   }),
   def({
     tool: 'vm_ip_move',
@@ -458,6 +492,7 @@ export const OPERATIONS = [
     returns: 'operation',
     destroys: 'the public IP {ip} is taken from this VM and moved to VM {toVmId}',
     operationType: 'VM_IP_ADD',
+    undo: 'vm_ip_move the IP back from the other VM',
   }),
   def({
     tool: 'vm_snapshot_list',
@@ -480,6 +515,7 @@ export const OPERATIONS = [
     returns: 'operation',
     operationType: 'VM_CREATE_SNAPSHOT',
     produces: 'snapshot',
+    undo: 'vm_snapshot_delete the new snapshot',
   }),
   def({
     tool: 'vm_snapshot_rollback',
@@ -493,6 +529,8 @@ export const OPERATIONS = [
     destroys:
       "the VM returns to snapshot {snapshotId}: everything since it is LOST, and the tariff reverts to the snapshot's",
     operationType: 'VM_ROLLBACK_SNAPSHOT',
+    undo: null,
+    restarts: 'always',
   }),
   def({
     tool: 'vm_snapshot_delete',
@@ -505,6 +543,7 @@ export const OPERATIONS = [
     returns: 'operation',
     destroys: 'snapshot {snapshotId} is deleted (with deleteChildren, the snapshots derived from it too)',
     operationType: 'VM_DELETE_SNAPSHOT',
+    undo: null,
   }),
   def({
     tool: 'vm_backup_list',
@@ -528,6 +567,8 @@ export const OPERATIONS = [
     destroys:
       "the VM is restored from backup {backup}: ALL SNAPSHOTS ARE DELETED, the current disk is LOST, and the tariff reverts to the backup's",
     operationType: 'VM_REVERT_TO_BACKUP',
+    undo: null,
+    restarts: 'always',
   }),
   def({
     tool: 'vm_backup_download',
@@ -540,6 +581,7 @@ export const OPERATIONS = [
     returns: 'operation',
     operationType: 'DOWNLOAD_BACKUP',
     produces: 'link',
+    undo: null,
   }),
   def({
     tool: 'pubkey_list',
@@ -560,6 +602,7 @@ export const OPERATIONS = [
     title: 'Add an SSH key',
     description: 'Add an SSH public key to the account; returns it with its id.',
     returns: { object: 'publicKey' },
+    undo: 'pubkey_delete the new key',
   }),
   def({
     tool: 'pubkey_edit',
@@ -570,6 +613,7 @@ export const OPERATIONS = [
     title: 'Edit an SSH key',
     description: 'Change the name or text of an account SSH key; returns the key.',
     returns: { object: 'publicKey' },
+    undo: 'pubkey_edit back to the name before',
   }),
   def({
     tool: 'pubkey_delete',
@@ -581,6 +625,7 @@ export const OPERATIONS = [
     description: 'Delete an SSH key from the account.',
     returns: 'none',
     destroys: 'the SSH key {keyId} is deleted from the account',
+    undo: null,
   }),
   def({
     tool: 'operation_get',

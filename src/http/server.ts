@@ -104,7 +104,7 @@ export class HttpConfigError extends Error {
 
 /**
  * Limits of the HTTP server (README, "Over HTTP"): sessions idle for 10 minutes end; at most 100
- * sessions, 10 per credential and 20 per remote address; at most 1,000 connections at once; a
+ * sessions, 10 per user credential and 20 per remote address beyond loopback; at most 1,000 connections at once; a
  * request's headers must arrive within 10 s and its body within 30 s (checked every second), so
  * that sockets that never finish their headers cannot lock anyone out for long.
  */

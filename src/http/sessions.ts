@@ -228,11 +228,14 @@ export class SessionStore {
     }
     const owner = creds ? credentialsFingerprint(creds).toString('hex') : 'server';
     const address = req.socket.remoteAddress ?? '-';
+    // Per user credential and per remote address: so that one holder cannot take every slot. The
+    // server's own credentials and loopback clients (local hosts, a reverse proxy) share the
+    // global cap only.
     const held = [...this.#live];
     const limit =
-      held.filter((s) => s.owner === owner).length >= o.maxPerCredential
+      creds && held.filter((s) => s.owner === owner).length >= o.maxPerCredential
         ? `${o.maxPerCredential} per credential`
-        : held.filter((s) => s.address === address).length >= o.maxPerAddress
+        : !isLoopbackAddress(address) && held.filter((s) => s.address === address).length >= o.maxPerAddress
           ? `${o.maxPerAddress} per address`
           : undefined;
     if (limit) {
@@ -329,6 +332,9 @@ export class SessionStore {
     }
   }
 }
+
+const isLoopbackAddress = (address: string) =>
+  address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
 
 /** A session's requests carry the credentials it was opened with: the same headers, or none. */
 function credentialsMatch(s: Session, headers: CredentialHeaders): boolean {

@@ -47,6 +47,8 @@ export interface EarlyOptions {
   selection: ToolSelection;
   sandbox: boolean;
   defaultTenantId: number | undefined;
+  /** How many FLOPS_PROTECT rules there are. */
+  protect?: number | undefined;
   log: Logger;
   template?: InitializeTemplate | undefined;
   stdin?: NodeJS.ReadStream | undefined;
@@ -184,6 +186,7 @@ export function listenEarly(options: EarlyOptions): Early | undefined {
         options.sandbox,
         options.defaultTenantId,
         options.selection.readOnly,
+        options.protect,
       );
     const init = asInitialize(line);
     const discover = init ? undefined : asDiscover(line, template.discover?.supportedVersions ?? []);

@@ -4,7 +4,7 @@
  * goes beside the structured result for the model on 2026-07-28 connections (the key facts: ids,
  * names, state, IPs, operation id and status), instead of a second JSON copy of the same data.
  */
-import type { OperationDef } from '../api/operations.js';
+import { type OperationDef, PROFILES } from '../api/operations.js';
 import { type EntityName, entitySchema } from '../api/types.js';
 
 /** The key under which a list of an entity is returned. */
@@ -72,7 +72,7 @@ export function outputSchema(row: OperationDef | undefined): JsonSchema | undefi
       required: [returns.object],
     };
   }
-  if (schema) schema = orError(schema);
+  if (schema) schema = orError(schema, row !== undefined && returnsWrite(row));
   cache.set(key, schema);
   return schema;
 }
@@ -81,14 +81,17 @@ export function outputSchema(row: OperationDef | undefined): JsonSchema | undefi
  * Either the data, or the one error shape of results.ts (`{ error: { kind, code, message, … } }`):
  * clients of the 1.x SDK validate error results against the output schema too.
  */
-function orError(schema: JsonSchema): JsonSchema {
+function orError(schema: JsonSchema, write: boolean): JsonSchema {
   const { required, properties, ...rest } = schema as { required: string[]; properties: JsonSchema };
   return {
     ...rest,
-    properties: { ...properties, error: { type: 'object' } },
-    anyOf: [{ required }, { required: ['error'] }],
+    // Write tools: or the plan of a dry run (mcp/plan.ts).
+    properties: { ...properties, ...(write ? { plan: { type: 'object' } } : {}), error: { type: 'object' } },
+    anyOf: [{ required }, ...(write ? [{ required: ['plan'] }] : []), { required: ['error'] }],
   };
 }
+
+const returnsWrite = (row: OperationDef) => !PROFILES[row.profile].readOnly;
 
 // ---------------------------------------------------------------------------------------------
 // Summaries for the model.
@@ -137,6 +140,8 @@ function operationLine(op: Rec): string {
 
 /** The text beside a structured result: what the model needs to decide the next step. */
 export function summarize(row: OperationDef | undefined, data: Rec): string {
+  const plan = data['plan'] as Rec | undefined;
+  if (plan) return planText(plan);
   const returns = row?.returns;
   if (returns === 'none') return 'Done.';
   if (returns !== undefined && typeof returns === 'object') {
@@ -171,4 +176,17 @@ export function summarize(row: OperationDef | undefined, data: Rec): string {
   for (const key of ['note', 'next'] as const)
     if (typeof data[key] === 'string') lines.push(data[key] as string);
   return lines.join('\n');
+}
+
+function planText(plan: Rec): string {
+  const request = plan['request'] as { path: string; params: Rec };
+  const changes = (plan['changes'] as { field: string; before: unknown; after: unknown }[])
+    .map((c) => `- ${c.field}: ${JSON.stringify(c.before)} → ${JSON.stringify(c.after)}`)
+    .join('\n');
+  return [
+    `Dry run of ${plan['tool']}: nothing was sent. It would send GET ${request.path} ${JSON.stringify(request.params)}.`,
+    ...(changes ? [`Changes:\n${changes}`] : []),
+    ...(plan['destroys'] ? [`Lost: ${plan['destroys']}`] : []),
+    `Restarts the VM: ${plan['restarts'] ?? 'no'}. Undo: ${plan['undo'] ?? 'not possible'}. Confirmation: ${plan['confirmation']}.`,
+  ].join('\n');
 }

@@ -32,11 +32,13 @@ import type { Logger } from '../log.js';
 import type { AppHook } from './app.js';
 import type { AuditEntry, AuditLog } from './audit.js';
 import { outputSchema, PLURAL, summarize } from './output.js';
+import { buildPlan, type Plan, protectedBy } from './plan.js';
 import {
   type Confirmation,
   type ConfirmSeal,
   type ConfirmState,
   confirmDestructive,
+  quoted,
   readOnlyRefusal,
 } from './policy.js';
 import { nameArgIssues, resolveArgs } from './resolve.js';
@@ -75,6 +77,8 @@ export interface ToolContext {
   seal: ConfirmSeal;
   /** 2026-07-28 servers: asynchronous tools answer with a task when the client takes tasks. */
   tasks?: TaskSeal | undefined;
+  /** FLOPS_PROTECT: VM ids and name patterns no destructive tool may touch. */
+  protect?: readonly string[] | undefined;
 }
 
 /** What the SDK hands a request handler, reduced to what tools use. */
@@ -250,6 +254,11 @@ export async function callTool(
   let operationId: number | undefined;
   /** The task that stands for the operation (Tasks extension), answered instead of the result. */
   let task: TaskState | undefined;
+  /** dryRun: true — the plan, and nothing is sent or audited. */
+  let dryRun = false;
+  let plan: Plan | undefined;
+  /** A power action on a VM already in that state: nothing is sent. */
+  let noOp: CallToolResult | undefined;
   try {
     if (write && ctx.readOnly) {
       outcome = 'refused';
@@ -275,15 +284,41 @@ export async function callTool(
           signal: extra.signal,
         });
         params = resolved.params;
+        dryRun = input['dryRun'] === true;
         let refusal: CallToolResult | undefined;
-        if (spec.annotations.destructiveHint) {
-          // The question names the VM by id, name and IPs, also when tenantId was given (no read yet).
-          const vmId = params['vmId'];
-          const vm =
-            resolved.vm ??
-            (typeof vmId === 'number' && (ctx.confirm ?? 'elicit') !== 'off'
-              ? await ctx.client.call('vm_get', { vmId }, { signal: extra.signal })
-              : undefined);
+        const destructive = spec.annotations.destructiveHint;
+        // The VM as it is now: named in the question (also when tenantId was given and nothing was
+        // read yet), checked against FLOPS_PROTECT, and the "before" of a dry run.
+        const vmId = params['vmId'];
+        const vm =
+          resolved.vm ??
+          (typeof vmId === 'number' &&
+          (dryRun ||
+            spec.row.noOpIn !== undefined ||
+            (destructive && (ctx.confirm ?? 'elicit') !== 'off') ||
+            (destructive && ctx.protect?.length))
+            ? await ctx.client.call('vm_get', { vmId }, { signal: extra.signal })
+            : undefined);
+        const rule = destructive && vm && ctx.protect ? protectedBy(ctx.protect, vm) : undefined;
+        if (rule !== undefined) {
+          refusal = refused(
+            `${spec.name} is refused: VM ${vm!.id} (name ${quoted(vm!.name)}) is protected by the operator's rule "${rule}" (FLOPS_PROTECT). Nothing was sent.`,
+            'protected',
+            'Destructive tools cannot touch this VM on this server; ask the operator if this is intended.',
+            { rule },
+          );
+          confirmation = 'refused';
+        } else if (dryRun) {
+          plan = buildPlan(spec, params, vm);
+        } else if (spec.row.noOpIn && vm?.state === spec.row.noOpIn) {
+          // Starting a running VM or stopping a stopped one changes nothing: say so, send nothing.
+          noOp = ok({
+            vmId: vm.id,
+            status: 'ALREADY',
+            state: vm.state,
+            next: `VM ${vm.id} is already ${vm.state}: ${spec.name} was not sent.`,
+          });
+        } else if (destructive) {
           const decided = await confirmDestructive(ctx.confirm ?? 'elicit', {
             spec,
             params,
@@ -303,6 +338,10 @@ export async function callTool(
           outcome =
             confirmation === 'cancelled' ? 'cancelled' : confirmation === 'declined' ? 'declined' : 'refused';
           result = refusal;
+        } else if (plan) {
+          result = withNotes(ok({ dryRun: true, plan }), resolved.notes);
+        } else if (noOp) {
+          result = noOp;
         } else {
           sent = write;
           const value = await ctx.client.call(spec.name as never, params as never, { signal: extra.signal });
@@ -366,7 +405,7 @@ export async function callTool(
   // Subscribers re-read after any write that went out: also one that failed in transit or was
   // cancelled may have changed the VM.
   if (sent) ctx.onChange?.(vmId);
-  if (write && ctx.audit) {
+  if (write && ctx.audit && !plan) {
     const firstText = result.content[0]?.type === 'text' ? result.content[0].text : '';
     const final = outcome ?? (result.isError ? 'error' : 'ok');
     const warning = await ctx.audit.write({
@@ -674,6 +713,8 @@ async function waitAndReport(
   if (!outcome.finished) {
     const data = {
       operationId,
+      // The VM it concerns (for install and clone, the new one): the agent needs it to go on.
+      ...(operation.vmId !== null ? { vmId: operation.vmId } : {}),
       status: operation.status,
       percentage: operation.percentage,
       finished: false,

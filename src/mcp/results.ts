@@ -138,8 +138,11 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
   if (err instanceof FlopsApiError) {
     const hint = apiHint(err, ctx);
     const fields = err.fieldErrors.map((f) => `${f.field}: ${f.message}`).join('; ');
+    // In English, naming the tool the agent called; the provider's own text (often Russian) and
+    // code are kept as data.
+    const via = err.method === ctx.tool ? '' : ` (while calling the provider's ${err.method})`;
     return fail(
-      `Flops API error ${err.errorCode ?? '(validation)'} from ${err.method}: ${err.errorMessage}${fields ? ` (${fields})` : ''}. ${hint}`,
+      `${ctx.tool} was refused by Flops${via}: ${explain(err)}${fields ? ` (${fields})` : ''}. Provider's code ${err.errorCode ?? '(validation)'}, message: "${err.errorMessage}". ${hint}`,
       {
         kind: 'provider',
         code: err.errorCode,
@@ -196,6 +199,23 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
 const WRITE_MAYBE =
   ' The request was sent once and NOT retried because it changes state; it may have taken effect. Check with vm_get or the list tools before repeating it.';
 
+/** What a provider error code means, in English (the provider's message may be Russian). */
+function explain(err: FlopsApiError): string {
+  const meaning: Record<string, string> = {
+    'error.not.owner': 'these credentials have no rights on the object (or are wrong)',
+    'error.object.not.found': 'the object named in the call does not exist',
+    'error.vm.not.found': 'the VM does not exist',
+    'error.operation.already.started': 'the VM is busy with another operation',
+    'error.vm.volume.under.operation': "the VM's disk is busy with another operation",
+    'vm.limit.exceed': "the account's VM quota is reached",
+    'unexpected.exception': 'a failure on the provider side',
+    'error.inet.ip.guest.add': 'the IP was added but the guest OS could not be reconfigured',
+    'error.inet.ip.guest.remove': 'the IP was removed but is still configured in the guest OS',
+  };
+  if (err.errorCode === null) return 'some fields were refused';
+  return meaning[err.errorCode] ?? `error ${err.errorCode}`;
+}
+
 function apiHint(err: FlopsApiError, ctx: ErrorContext): string {
   const vmId = ctx.params?.['vmId'] as number | undefined;
   switch (err.errorCode) {
@@ -226,6 +246,9 @@ function apiHint(err: FlopsApiError, ctx: ErrorContext): string {
     case 'unexpected.exception':
       return 'A failure on the provider side: try again in a moment; if it persists, contact support.';
     case null:
+      if (err.fieldErrors.some((f) => /fixed tariff/i.test(f.message))) {
+        return 'The VM has a fixed tariff, whose memory, disk and CPU come with it: pick another tariff with vm_tariff_change (tariff_list shows them), or move the VM to an on-demand tariff (onDemand: true) to size it freely.';
+      }
       return 'The provider refused the fields named above: fix them (rules that depend on the VM, such as its tariff, show in vm_get and tariff_list) and call again.';
     default:
       return 'See the provider message above.';

@@ -66,6 +66,8 @@ export function instructions(
   sandbox: boolean,
   defaultTenantId?: number,
   readOnly?: boolean,
+  /** How many FLOPS_PROTECT rules there are (never the rules themselves). */
+  protectedRules = 0,
 ): string {
   const names = new Set(tools.map((t) => t.name));
   const has = (name: string) => names.has(name);
@@ -91,6 +93,16 @@ export function instructions(
   );
   if (tools.some((t) => t.annotations.destructiveHint)) {
     lines.push('Destructive tools (marked destructiveHint) lose data: confirm with the user first.');
+    if (protectedRules > 0) {
+      lines.push(
+        `The operator protects some VMs (${protectedRules} rule${protectedRules > 1 ? 's' : ''}): destructive tools are refused on them.`,
+      );
+    }
+  }
+  if (tools.some((t) => !t.annotations.readOnlyHint)) {
+    lines.push(
+      'Every write tool takes dryRun: true to preview the change (before → after, undo) without sending it.',
+    );
   }
   return lines.join('\n');
 }

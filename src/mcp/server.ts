@@ -49,6 +49,8 @@ export interface ServerOptions {
   era?: 'modern' | 'legacy' | undefined;
   /** The seal of task ids; one per process (or one key for all replicas). */
   taskSeal?: TaskSeal | undefined;
+  /** FLOPS_PROTECT: VM ids and name patterns no destructive tool may touch. */
+  protect?: readonly string[] | undefined;
 }
 
 /** The seals for the servers of a process that were not given one (tests), under one random key. */
@@ -90,6 +92,7 @@ export function createServer(options: ServerOptions): McpServer {
         options.sandbox === true,
         options.defaultTenantId,
         selection.readOnly,
+        options.protect?.length,
       ),
     },
   );
@@ -117,6 +120,7 @@ export function createServer(options: ServerOptions): McpServer {
     app,
     seal,
     tasks: options.era === 'modern' ? (options.taskSeal ?? processSeals.tasks) : undefined,
+    protect: options.protect,
   });
   return server;
 }

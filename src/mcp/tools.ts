@@ -50,6 +50,7 @@ function annotations(profile: Profile): ToolAnnotations {
 }
 
 const waitField = z.boolean().optional().describe(`Wait for the end (≤${WAIT_DEFAULT_SECONDS} s)`);
+const dryRunField = z.boolean().optional().describe('Plan only: show what would change, send nothing');
 
 /** The MCP input shape of an API row. */
 function inputShape(row: OperationDef): z.ZodRawShape {
@@ -79,6 +80,7 @@ function inputShape(row: OperationDef): z.ZodRawShape {
     shape['tariff'] = z.string().min(1).max(100).optional().describe('Name, e.g. "Облачный 1024"');
   }
   if (isAsync(row)) shape['wait'] = waitField;
+  if (!PROFILES[row.profile].readOnly) shape['dryRun'] = dryRunField;
   return shape;
 }
 

@@ -1,0 +1,155 @@
+/**
+ * What an agent deciding from results alone needs: dry runs that send nothing, servers the operator
+ * protects, no-op power actions that say so, provider refusals explained in English with the way
+ * out, and the VM id of an operation that outlives its wait. The sandbox's request counters are the
+ * witness that nothing was sent.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPERATIONS } from '../src/api/operations.js';
+import { type Harness, harness, text } from './helpers.js';
+
+type Json = Record<string, unknown>;
+
+/** Requests that change something (every method but the reads). */
+const writes = (h: Harness) =>
+  OPERATIONS.filter((o) => o.profile !== 'read').reduce((n, o) => n + h.sandbox.requests.count(o.tool), 0);
+
+describe('dry runs', () => {
+  let h: Harness;
+  const asked: string[] = [];
+  beforeAll(async () => {
+    h = await harness({ capabilities: { elicitation: {} } });
+    const { ElicitRequestSchema } = await import('@modelcontextprotocol/sdk/types.js');
+    h.mcp.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(request.params.message);
+      return { action: 'accept', content: { confirm: true } };
+    });
+  });
+  afterAll(() => h.close());
+
+  it('plan a change as before → after, with the request, restart and undo, and send nothing', async () => {
+    const r = await h.call('vm_memory_change', { vmId: 85561, memory: 1024, dryRun: true });
+    expect(r.isError, text(r)).toBeFalsy();
+    expect(r.structuredContent).toMatchObject({
+      dryRun: true,
+      plan: {
+        tool: 'vm_memory_change',
+        request: {
+          method: 'GET',
+          path: 'vm/85561/memory_change/',
+          params: { memory: '1024', tenantId: '111' },
+        },
+        changes: [{ field: 'memory', before: 512, after: 1024 }],
+        destroys: null,
+        undo: expect.stringMatching(/vm_memory_change back/),
+        confirmation: 'not needed',
+      },
+    });
+    expect(writes(h)).toBe(0);
+  });
+
+  it('plan a destructive change with what is lost, without asking; secrets are masked', async () => {
+    const r = await h.call('vm_reinstall', {
+      vmId: 85561,
+      distributionId: 216,
+      password: 'Secret-pass1',
+      dryRun: true,
+    });
+    const plan = (r.structuredContent as { plan: Json }).plan;
+    expect(plan).toMatchObject({
+      destroys: expect.stringMatching(/^Reinstall .*VM 85561 \(name "ubuntu"/),
+      restarts: 'always',
+      undo: null,
+      confirmation: 'asked first',
+    });
+    expect(JSON.stringify(r)).not.toContain('Secret-pass1');
+    expect(asked).toHaveLength(0);
+    expect(writes(h)).toBe(0);
+  });
+
+  it('is offered on every write tool and on no read tool', async () => {
+    const { tools } = await h.mcp.listTools();
+    for (const tool of tools) {
+      const row = OPERATIONS.find((o) => o.tool === tool.name);
+      const properties = (tool.inputSchema as { properties?: Json }).properties ?? {};
+      expect('dryRun' in properties, tool.name).toBe(row !== undefined && row.profile !== 'read');
+    }
+  });
+});
+
+describe('answers an agent can act on', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness({ server: { protect: ['prod-*', '88534'] } });
+  });
+  afterAll(() => h.close());
+
+  it('refuses a destructive tool on a protected VM with the rule, in dry runs too, and sends nothing', async () => {
+    const byId = await h.call('vm_delete', { vmId: 88534 });
+    expect(byId.structuredContent).toMatchObject({
+      error: { kind: 'refused', code: 'protected' },
+      rule: '88534',
+    });
+    await h.call('vm_rename', { vmId: 85561, name: 'prod-web', wait: true });
+    const byName = await h.call('vm_reset', { vmId: 85561, dryRun: true });
+    expect(byName.structuredContent).toMatchObject({ error: { code: 'protected' }, rule: 'prod-*' });
+    expect(text(byName)).toMatch(/protected by the operator's rule "prod-\*"/);
+    // Not destructive: allowed.
+    expect((await h.call('vm_reboot', { vmId: 85561, dryRun: true })).isError).toBeFalsy();
+    expect(h.sandbox.requests.count('vm_delete') + h.sandbox.requests.count('vm_reset')).toBe(0);
+    await h.call('vm_rename', { vmId: 85561, name: 'ubuntu', wait: true });
+  });
+
+  it('says a VM is already running instead of starting it, and sends nothing', async () => {
+    const r = await h.call('vm_start', { vmId: 85561 });
+    expect(r.structuredContent).toMatchObject({
+      status: 'ALREADY',
+      state: 'VIR_DOMAIN_RUNNING',
+      vmId: 85561,
+    });
+    expect(h.sandbox.requests.count('vm_start')).toBe(0);
+  });
+
+  it('explains a provider refusal in English, names the tool called, and keeps the provider text as data', async () => {
+    const r = await h.call('wait_for_operation', { operationId: 999999 });
+    expect(text(r)).toMatch(
+      /^wait_for_operation was refused by Flops \(while calling the provider's operation_get\): the object named in the call does not exist/,
+    );
+    expect(r.structuredContent).toMatchObject({
+      error: { kind: 'provider', code: expect.stringMatching(/not\.found/) },
+    });
+  });
+
+  it('names the way out of a fixed tariff', async () => {
+    const fixed = await h.call('vm_tariff_change', { vmId: 85662, tariff: 'Облачный 1024', wait: true });
+    expect(fixed.isError, text(fixed)).toBeFalsy();
+    const r = await h.call('vm_memory_change', { vmId: 85662, memory: 2048 });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(/vm_tariff_change|on-demand/);
+  });
+
+  it('returns the VM id with the operation id when an install outlives its wait', async () => {
+    const slow = await harness({ timeScale: 50, server: { defaultTenantId: 111 } });
+    try {
+      const r = await slow.call('wait_for_operation', {
+        operationId: (
+          (
+            await slow.call('vm_install', {
+              distribution: 'Debian 7.6 x64',
+              tariff: 'Облачный 1024',
+              name: 'slow',
+            })
+          ).structuredContent as Json
+        )['operationId'] as number,
+        timeoutSeconds: 1,
+      });
+      expect(r.structuredContent).toMatchObject({
+        finished: false,
+        operationId: expect.any(Number),
+        vmId: expect.any(Number),
+      });
+    } finally {
+      await slow.close();
+    }
+  });
+});
