@@ -51,6 +51,7 @@ Environment:
   FLOPS_MCP_ALLOWED_HOSTS, FLOPS_MCP_ALLOWED_ORIGINS
                          extra Host names / Origins the HTTP server accepts (comma-separated)
   FLOPS_PROTECT          VM ids and name patterns (prod-*, db?) no destructive tool may touch
+  FLOPS_SAFETY_SNAPSHOT  on: snapshot the VM before reinstall, rollback, key, disk and tariff changes
   FLOPS_MCP_AUTH_KEY     32 random bytes, base64: the key of sealed confirmations and task ids
   FLOPS_LOG_LEVEL        debug | info | warn | error | silent (default info); logs go to stderr
 `;
@@ -173,6 +174,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       era: info.era,
       publish: info.publish,
       protect: config.protect,
+      safetySnapshots: config.safetySnapshots,
     });
 
   let stop: () => Promise<void>;

@@ -49,6 +49,8 @@ export interface Config {
   authKey: Uint8Array | undefined;
   /** FLOPS_PROTECT: VM ids and name patterns (`prod-*`, `db?`) no destructive tool may touch. */
   protect: string[];
+  /** FLOPS_SAFETY_SNAPSHOT: a snapshot before every risky change (reinstall, rollback, keys, disk, tariff). */
+  safetySnapshots: boolean;
 }
 
 /** Every tool name the server knows (API tools and wait_for_operation). */
@@ -187,5 +189,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     allowedOrigins: list(env['FLOPS_MCP_ALLOWED_ORIGINS']),
     authKey: authKey(env['FLOPS_MCP_AUTH_KEY']),
     protect: list(env['FLOPS_PROTECT']),
+    safetySnapshots: booleanSetting('FLOPS_SAFETY_SNAPSHOT', env['FLOPS_SAFETY_SNAPSHOT']),
   };
 }

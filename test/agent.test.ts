@@ -153,3 +153,41 @@ describe('answers an agent can act on', () => {
     }
   });
 });
+
+describe('a restore point before a risky change', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness({ server: { safetySnapshots: true } });
+  });
+  afterAll(() => h.close());
+
+  it('takes a snapshot named for the change, waits for it, and names the call that undoes it', async () => {
+    const r = await h.call('vm_disk_change', { vmId: 85662, disk: 40960, wait: true });
+    expect(r.isError, text(r)).toBeFalsy();
+    const restore = (r.structuredContent as { safetySnapshot: { id: number; name: string; undo: string } })
+      .safetySnapshot;
+    expect(restore.name).toMatch(/^before-disk-change-/);
+    expect(restore.undo).toBe(`vm_snapshot_rollback with vmId 85662 and snapshotId ${restore.id}`);
+    const snapshots = await h.flops.call('vm_snapshot_list', { vmId: 85662 });
+    expect(snapshots.map((s) => s.name)).toContain(restore.name);
+  });
+
+  it('says so instead where the change deletes the snapshots anyway', async () => {
+    const before = h.sandbox.requests.count('vm_snapshot_create');
+    const r = await h.call('vm_delete', { vmId: 88534 });
+    const all = r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+    expect(all).toMatch(/No safety snapshot: vm_delete deletes the VM's snapshots anyway/);
+    expect(h.sandbox.requests.count('vm_snapshot_create')).toBe(before);
+  });
+
+  it('stops the change when the snapshot cannot be taken', async () => {
+    h.sandbox.faults.add({
+      kind: 'api-error',
+      tool: 'vm_snapshot_create',
+      errorCode: 'vm.snapshot.limit.exceed',
+    });
+    const r = await h.call('vm_tariff_change', { vmId: 85662, tariffId: 20 });
+    expect(r.structuredContent).toMatchObject({ error: { kind: 'refused', code: 'safety-snapshot-failed' } });
+    expect(h.sandbox.requests.count('vm_tariff_change')).toBe(0);
+  });
+});

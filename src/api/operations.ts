@@ -113,6 +113,11 @@ export interface OperationDef<
   readonly restarts?: string;
   /** Power actions: the VM state in which the call would change nothing (nothing is sent then). */
   readonly noOpIn?: string;
+  /**
+   * Risky changes a restore point can undo: `take` a snapshot first when asked (FLOPS_SAFETY_SNAPSHOT
+   * or `safetySnapshot: true`); `lost` where the call deletes the VM's snapshots anyway.
+   */
+  readonly safetySnapshot?: 'take' | 'lost';
   readonly check?: (params: Partial<z.output<z.ZodObject<S>>>) => FieldIssue[];
   /**
    * Destructive rows: what is lost, in concrete terms, for the confirmation asked of the user.
@@ -244,6 +249,7 @@ export const OPERATIONS = [
     check: diskMemoryRatio,
     undo: null,
     restarts: 'always',
+    safetySnapshot: 'take',
   }),
   def({
     tool: 'vm_get',
@@ -353,6 +359,7 @@ export const OPERATIONS = [
     operationType: 'VM_DELETE',
     produces: 'nothing',
     undo: null,
+    safetySnapshot: 'lost',
   }),
   def({
     tool: 'vm_password_change',
@@ -379,6 +386,7 @@ export const OPERATIONS = [
       'authorized_keys is REPLACED by the keys {keyIds} (none: it is emptied); other keys lose access',
     operationType: 'VM_PUBLIC_KEY_CHANGE',
     undo: 'vm_pubkey_change with the keys installed before',
+    safetySnapshot: 'take',
   }),
   def({
     tool: 'vm_memory_change',
@@ -409,6 +417,7 @@ export const OPERATIONS = [
     returns: 'operation',
     operationType: 'VM_VOLUME_CHANGE',
     undo: null,
+    safetySnapshot: 'take',
   }),
   def({
     tool: 'vm_cpu_change',
@@ -433,6 +442,7 @@ export const OPERATIONS = [
     returns: 'operation',
     operationType: 'VM_TARIFF_CHANGE',
     undo: 'vm_tariff_change back to the tariff before',
+    safetySnapshot: 'take',
   }),
   def({
     tool: 'vm_backup_policy_change',
@@ -531,6 +541,7 @@ export const OPERATIONS = [
     operationType: 'VM_ROLLBACK_SNAPSHOT',
     undo: null,
     restarts: 'always',
+    safetySnapshot: 'take',
   }),
   def({
     tool: 'vm_snapshot_delete',
@@ -569,6 +580,7 @@ export const OPERATIONS = [
     operationType: 'VM_REVERT_TO_BACKUP',
     undo: null,
     restarts: 'always',
+    safetySnapshot: 'lost',
   }),
   def({
     tool: 'vm_backup_download',

@@ -79,6 +79,8 @@ export interface ToolContext {
   tasks?: TaskSeal | undefined;
   /** FLOPS_PROTECT: VM ids and name patterns no destructive tool may touch. */
   protect?: readonly string[] | undefined;
+  /** FLOPS_SAFETY_SNAPSHOT: a restore point before every risky change (row `safetySnapshot`). */
+  safetySnapshots?: boolean | undefined;
 }
 
 /** What the SDK hands a request handler, reduced to what tools use. */
@@ -259,6 +261,8 @@ export async function callTool(
   let plan: Plan | undefined;
   /** A power action on a VM already in that state: nothing is sent. */
   let noOp: CallToolResult | undefined;
+  /** The restore point taken before a risky change, or why none was. */
+  let restorePoint: RestorePoint = {};
   try {
     if (write && ctx.readOnly) {
       outcome = 'refused';
@@ -343,36 +347,44 @@ export async function callTool(
         } else if (noOp) {
           result = noOp;
         } else {
-          sent = write;
-          const value = await ctx.client.call(spec.name as never, params as never, { signal: extra.signal });
-          if (isAsync(spec.row)) operationId = (value as OperationRef).operationId;
-          if (
-            isAsync(spec.row) &&
-            ctx.tasks &&
-            extra.modern &&
-            extra.capabilities?.extensions?.[TASKS_EXTENSION]
-          ) {
-            // The provider accepted it: the operation exists, so a tasks/get on the task resolves.
-            const ref = value as OperationRef;
-            const vmId = ref.vmId ?? (params['vmId'] as number | undefined);
-            tracker.started(vmId, ref.operationId, spec.row.operationType);
-            task = taskStore(ctx, ctx.tasks).create(
-              { operationId: ref.operationId, tool: spec.name, vmId },
-              spec.row.operationType,
-            );
-            result = withNotes(
-              ok({
-                operationId: ref.operationId,
-                ...(vmId !== undefined ? { vmId } : {}),
-                status: 'STARTED',
-              }),
-              resolved.notes,
-            );
+          restorePoint = await safetySnapshot(spec, params, input['safetySnapshot'] === true, extra, ctx);
+          if (restorePoint.refusal) {
+            outcome = 'refused';
+            result = restorePoint.refusal;
           } else {
-            result = withNotes(
-              await shape(spec.row, params, value, input['wait'] === true, extra, ctx, tracker),
-              resolved.notes,
-            );
+            sent = write;
+            const value = await ctx.client.call(spec.name as never, params as never, {
+              signal: extra.signal,
+            });
+            if (isAsync(spec.row)) operationId = (value as OperationRef).operationId;
+            if (
+              isAsync(spec.row) &&
+              ctx.tasks &&
+              extra.modern &&
+              extra.capabilities?.extensions?.[TASKS_EXTENSION]
+            ) {
+              // The provider accepted it: the operation exists, so a tasks/get on the task resolves.
+              const ref = value as OperationRef;
+              const vmId = ref.vmId ?? (params['vmId'] as number | undefined);
+              tracker.started(vmId, ref.operationId, spec.row.operationType);
+              task = taskStore(ctx, ctx.tasks).create(
+                { operationId: ref.operationId, tool: spec.name, vmId },
+                spec.row.operationType,
+              );
+              result = withNotes(
+                ok({
+                  operationId: ref.operationId,
+                  ...(vmId !== undefined ? { vmId } : {}),
+                  status: 'STARTED',
+                }),
+                resolved.notes,
+              );
+            } else {
+              result = withNotes(
+                await shape(spec.row, params, value, input['wait'] === true, extra, ctx, tracker),
+                resolved.notes,
+              );
+            }
           }
         }
       }
@@ -392,6 +404,14 @@ export async function callTool(
     if (err instanceof FlopsValidationError) outcome = 'refused';
     else
       ctx.log.warn(`tool ${spec.name} failed`, { error: err instanceof Error ? err.message : String(err) });
+  }
+  if (restorePoint.note && !result.isError) {
+    const data = result.structuredContent as Record<string, unknown> | undefined;
+    result = {
+      ...result,
+      content: [...result.content, { type: 'text', text: restorePoint.note }],
+      ...(data ? { structuredContent: { ...data, safetySnapshot: restorePoint.snapshot ?? null } } : {}),
+    };
   }
   if (extra.signal.aborted && (sent || operationId !== undefined)) {
     result = await reportCancelled(spec.name, write, operationId, extra, ctx);
@@ -441,6 +461,70 @@ export async function callTool(
     isError: result.isError === true,
   });
   return result;
+}
+
+interface RestorePoint {
+  /** Why the change does not go ahead (the snapshot could not be taken). */
+  refusal?: CallToolResult;
+  /** Told with the result: the snapshot and the call that undoes the change, or why none. */
+  note?: string;
+  snapshot?: { id: number | null; name: string; undo: string };
+}
+
+/**
+ * A restore point before a risky change (row `safetySnapshot`), when the operator
+ * (FLOPS_SAFETY_SNAPSHOT) or the call asks: a snapshot named for the change, waited for. A quota or
+ * a failure stops the change with the reason; where the call deletes the snapshots anyway, it says so.
+ */
+async function safetySnapshot(
+  spec: ToolSpec,
+  params: Record<string, unknown>,
+  asked: boolean,
+  extra: CallExtra,
+  ctx: ToolContext,
+): Promise<RestorePoint> {
+  const kind = spec.row?.safetySnapshot;
+  if (!kind || !(asked || ctx.safetySnapshots)) return {};
+  if (kind === 'lost') {
+    return { note: `No safety snapshot: ${spec.name} deletes the VM's snapshots anyway.` };
+  }
+  const vmId = params['vmId'] as number;
+  const name = `before-${spec.name.replace(/^vm_/, '').replace(/_/g, '-')}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
+  const stop = (why: string): RestorePoint => ({
+    refusal: refused(
+      `${spec.name} was NOT run: the safety snapshot of VM ${vmId} could not be taken (${why}). Nothing else was sent.`,
+      'safety-snapshot-failed',
+      'Free a snapshot slot (vm_snapshot_list, vm_snapshot_delete) or call without the safety snapshot if the user agrees.',
+    ),
+  });
+  try {
+    const ref = await ctx.client.call(
+      'vm_snapshot_create',
+      { vmId, tenantId: params['tenantId'] as number, name },
+      { signal: extra.signal },
+    );
+    const done = await waitForOperation(ctx.client, ref.operationId, {
+      timeoutMs: WAIT_DEFAULT_SECONDS * 1000,
+      signal: extra.signal,
+      minIntervalMs: ctx.waitMinIntervalMs ?? 250,
+      maxIntervalMs: ctx.waitMaxIntervalMs ?? 5_000,
+    });
+    if (!done.finished)
+      return stop(`operation ${ref.operationId} still running after ${WAIT_DEFAULT_SECONDS} s`);
+    if (done.operation.status === 'ERROR') {
+      return stop(`${done.operation.errorCode ?? 'error'}: ${done.operation.errorMessage ?? 'no message'}`);
+    }
+    const vm = await ctx.client.call('vm_get', { vmId }, { signal: extra.signal });
+    const undo = `vm_snapshot_rollback with vmId ${vmId} and snapshotId ${vm.currentSnapshot}`;
+    return {
+      note: `Safety snapshot ${vm.currentSnapshot} "${name}" was taken first; to undo the change: ${undo}.`,
+      snapshot: { id: vm.currentSnapshot, name, undo },
+    };
+  } catch (err) {
+    extra.signal.throwIfAborted();
+    const text = errorResult(err, { tool: 'vm_snapshot_create' }).content[0];
+    return stop(text?.type === 'text' ? text.text : String(err));
+  }
 }
 
 /**

@@ -43,7 +43,14 @@ export interface Resolved {
 }
 
 /** Arguments that exist on MCP tools only and never reach the API. */
-export const MCP_ONLY_ARGS = ['wait', 'dryRun', 'distribution', 'bitness', 'tariff'] as const;
+export const MCP_ONLY_ARGS = [
+  'wait',
+  'dryRun',
+  'safetySnapshot',
+  'distribution',
+  'bitness',
+  'tariff',
+] as const;
 
 export async function resolveArgs(
   row: OperationDef,

@@ -51,6 +51,8 @@ export interface ServerOptions {
   taskSeal?: TaskSeal | undefined;
   /** FLOPS_PROTECT: VM ids and name patterns no destructive tool may touch. */
   protect?: readonly string[] | undefined;
+  /** FLOPS_SAFETY_SNAPSHOT: a restore point before every risky change. */
+  safetySnapshots?: boolean | undefined;
 }
 
 /** The seals for the servers of a process that were not given one (tests), under one random key. */
@@ -121,6 +123,7 @@ export function createServer(options: ServerOptions): McpServer {
     seal,
     tasks: options.era === 'modern' ? (options.taskSeal ?? processSeals.tasks) : undefined,
     protect: options.protect,
+    safetySnapshots: options.safetySnapshots,
   });
   return server;
 }

@@ -51,6 +51,7 @@ function annotations(profile: Profile): ToolAnnotations {
 
 const waitField = z.boolean().optional().describe(`Wait for the end (≤${WAIT_DEFAULT_SECONDS} s)`);
 const dryRunField = z.boolean().optional().describe('Plan only: show what would change, send nothing');
+const safetySnapshotField = z.boolean().optional().describe('Snapshot the VM first, to roll back to');
 
 /** The MCP input shape of an API row. */
 function inputShape(row: OperationDef): z.ZodRawShape {
@@ -81,6 +82,7 @@ function inputShape(row: OperationDef): z.ZodRawShape {
   }
   if (isAsync(row)) shape['wait'] = waitField;
   if (!PROFILES[row.profile].readOnly) shape['dryRun'] = dryRunField;
+  if (row.safetySnapshot) shape['safetySnapshot'] = safetySnapshotField;
   return shape;
 }
 
