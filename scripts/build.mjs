@@ -74,15 +74,18 @@ async function toolDefinitions() {
  */
 async function initializeTemplate() {
   const dist = (file) => import(pathToFileURL(join(root, 'dist', file)).href);
-  const [{ createServer }, { FlopsClient }, { Client }, { InMemoryTransport }, types] = await Promise.all([
-    dist('mcp/server.js'),
-    dist('api/client.js'),
-    import('@modelcontextprotocol/sdk/client/index.js'),
-    import('@modelcontextprotocol/sdk/inMemory.js'),
-    import('@modelcontextprotocol/server'),
-  ]);
+  const [{ createServer }, { FlopsClient }, { Client }, { InMemoryTransport }, types, { loadSkills }] =
+    await Promise.all([
+      dist('mcp/server.js'),
+      dist('api/client.js'),
+      import('@modelcontextprotocol/sdk/client/index.js'),
+      import('@modelcontextprotocol/sdk/inMemory.js'),
+      import('@modelcontextprotocol/server'),
+      dist('mcp/skills.js'),
+    ]);
+  const skills = await loadSkills();
   const flops = new FlopsClient({ clientId: 'build', apiKey: 'build', baseUrl: 'http://127.0.0.1:9/' });
-  const server = createServer({ client: flops });
+  const server = createServer({ client: flops, skills });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   let result;
   const send = serverSide.send.bind(serverSide);
@@ -101,7 +104,7 @@ async function initializeTemplate() {
     serverInfo: result.serverInfo,
     supportedVersions: types.SUPPORTED_PROTOCOL_VERSIONS,
     latestVersion: types.LATEST_PROTOCOL_VERSION,
-    discover: await discoverTemplate((context) => createServer({ client: flops, era: context.era })),
+    discover: await discoverTemplate((context) => createServer({ client: flops, era: context.era, skills })),
   };
 }
 

@@ -141,10 +141,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       throw new UsageError((err as Error).message);
     });
   }
-  const [{ createServer, sealsFor }, { FlopsClient }] = await Promise.all([
+  const [{ createServer, sealsFor }, { FlopsClient }, { loadSkills }] = await Promise.all([
     import('./mcp/server.js'),
     import('./api/client.js'),
+    import('./mcp/skills.js'),
   ]);
+  const skills = await loadSkills();
   const newClient = (credentials: { clientId: string; apiKey: string }) =>
     new FlopsClient({ baseUrl: api.baseUrl, ...credentials });
   // One key for every seal of this process (confirmation state, task ids); replicas share
@@ -175,6 +177,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       publish: info.publish,
       protect: config.protect,
       safetySnapshots: config.safetySnapshots,
+      skills,
     });
 
   let stop: () => Promise<void>;

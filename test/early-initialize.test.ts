@@ -14,6 +14,7 @@ import { FlopsClient } from '../src/api/client.js';
 import { type Config, parseConfig } from '../src/config.js';
 import { listenEarly } from '../src/mcp/early.js';
 import { createServer } from '../src/mcp/server.js';
+import { loadSkills } from '../src/mcp/skills.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = `${root}dist/cli.js`;
@@ -104,6 +105,7 @@ async function serverAnswer(config: Config, request: ReturnType<typeof initializ
   const client = new FlopsClient({ clientId: 'early', apiKey: 'early-key', baseUrl: account.FLOPS_API_URL });
   const server = createServer({
     client,
+    skills: await loadSkills(),
     sandbox: config.sandbox,
     defaultTenantId: config.sandbox ? (config.tenantId ?? 10081) : config.tenantId,
     selection: config,

@@ -5,6 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/server';
+import type { SkillCatalog } from '@modelcontextprotocol/server/ext/skills';
 import type { FlopsClient } from '../api/client.js';
 import type { ConfirmMode } from '../config.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -53,6 +54,8 @@ export interface ServerOptions {
   protect?: readonly string[] | undefined;
   /** FLOPS_SAFETY_SNAPSHOT: a restore point before every risky change. */
   safetySnapshots?: boolean | undefined;
+  /** The workflows as MCP Skills (skills.ts, loaded once per process). */
+  skills?: SkillCatalog | undefined;
 }
 
 /** The seals for the servers of a process that were not given one (tests), under one random key. */
@@ -100,6 +103,7 @@ export function createServer(options: ServerOptions): McpServer {
   );
   registerResources(server, options.client);
   registerPrompts(server, options.client);
+  options.skills?.attach(server);
   const subscriptions = enableSubscriptions(server, options.publish);
   // MCP App: the fleet dashboard (app.ts).
   const app = registerFleetApp(server, {
