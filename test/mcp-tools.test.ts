@@ -333,7 +333,7 @@ describe.each(['document', 'live'] as const)('responses: %s', (responses) => {
       const foreign = [...vms.values()].find((vm) => vm.accountId !== 'sandbox');
       expect(foreign).toBeDefined();
       await errCall('vm_get', { vmId: foreign!.id }, /error\.not\.owner.*credentials/s);
-      await errCall('vm_start', { vmId: 85561, tenantId: 10082 }, /error\.not\.owner/);
+      await errCall('vm_reboot', { vmId: 85561, tenantId: 10082 }, /error\.not\.owner/);
     });
 
     it('deletes the VMs', async () => {
