@@ -52,6 +52,8 @@ Environment:
                          extra Host names / Origins the HTTP server accepts (comma-separated)
   FLOPS_PROTECT          VM ids and name patterns (prod-*, db?) no destructive tool may touch
   FLOPS_SAFETY_SNAPSHOT  on: snapshot the VM before reinstall, rollback, key, disk and tariff changes
+  FLOPS_ALLOW_VMS, FLOPS_ALLOW_TENANTS
+                         the only VM ids / tenant ids the agent sees and touches (comma-separated)
   FLOPS_MCP_AUTH_KEY     32 random bytes, base64: the key of sealed confirmations and task ids
   FLOPS_LOG_LEVEL        debug | info | warn | error | silent (default info); logs go to stderr
 `;
@@ -127,6 +129,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         sandbox: config.sandbox,
         defaultTenantId: config.sandbox ? (config.tenantId ?? SANDBOX_DEFAULT_TENANT) : config.tenantId,
         protect: config.protect.length,
+        scoped: config.allowVms !== undefined || config.allowTenants !== undefined,
         log,
       });
   if (early) await Promise.race([early.settled, new Promise((resolve) => setTimeout(resolve, 50))]);
@@ -147,8 +150,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     import('./mcp/skills.js'),
   ]);
   const skills = await loadSkills();
+  // FLOPS_ALLOW_VMS / FLOPS_ALLOW_TENANTS scope every client, so lists, resources, completions and
+  // the dashboard see the same VMs, and calls on others fail as not found.
+  const scope =
+    config.allowVms || config.allowTenants
+      ? { vms: config.allowVms, tenants: config.allowTenants }
+      : undefined;
   const newClient = (credentials: { clientId: string; apiKey: string }) =>
-    new FlopsClient({ baseUrl: api.baseUrl, ...credentials });
+    new FlopsClient({ baseUrl: api.baseUrl, ...credentials, scope });
   // One key for every seal of this process (confirmation state, task ids); replicas share
   // FLOPS_MCP_AUTH_KEY, without it each process makes its own.
   const seals = sealsFor(config.authKey);
@@ -203,6 +212,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         mode: config.sandbox ? 'sandbox' : 'live',
         readOnly: config.readOnly,
         protectedRules: config.protect.length,
+        allowedVms: config.allowVms?.length ?? null,
+        allowedTenants: config.allowTenants?.length ?? null,
       }),
       allowedHosts: config.allowedHosts,
       allowedOrigins: config.allowedOrigins,

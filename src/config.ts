@@ -51,6 +51,9 @@ export interface Config {
   protect: string[];
   /** FLOPS_SAFETY_SNAPSHOT: a snapshot before every risky change (reinstall, rollback, keys, disk, tariff). */
   safetySnapshots: boolean;
+  /** FLOPS_ALLOW_VMS / FLOPS_ALLOW_TENANTS: the only VMs / tenants the agent sees and touches. */
+  allowVms: number[] | undefined;
+  allowTenants: number[] | undefined;
 }
 
 /** Every tool name the server knows (API tools and wait_for_operation). */
@@ -88,6 +91,16 @@ function booleanSetting(name: string, value: string | undefined): boolean {
   throw new UsageError(
     `${name} must be one of ${BOOLEAN_VALUES.on.join(', ')} (on) or ${BOOLEAN_VALUES.off.filter(Boolean).join(', ')} (off), got "${value.slice(0, 40)}"`,
   );
+}
+
+/** A comma-separated list of positive integer ids; unset or empty: no restriction. */
+function ids(name: string, value: string | undefined): number[] | undefined {
+  const items = list(value);
+  if (items.length === 0) return undefined;
+  const bad = items.filter((i) => !/^[1-9]\d{0,9}$/.test(i));
+  if (bad.length)
+    throw new UsageError(`${name} takes ids separated by commas, got "${bad.join(', ').slice(0, 60)}"`);
+  return items.map(Number);
 }
 
 function authKey(value: string | undefined): Uint8Array | undefined {
@@ -190,5 +203,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     authKey: authKey(env['FLOPS_MCP_AUTH_KEY']),
     protect: list(env['FLOPS_PROTECT']),
     safetySnapshots: booleanSetting('FLOPS_SAFETY_SNAPSHOT', env['FLOPS_SAFETY_SNAPSHOT']),
+    allowVms: ids('FLOPS_ALLOW_VMS', env['FLOPS_ALLOW_VMS']),
+    allowTenants: ids('FLOPS_ALLOW_TENANTS', env['FLOPS_ALLOW_TENANTS']),
   };
 }

@@ -191,3 +191,31 @@ describe('a restore point before a risky change', () => {
     expect(h.sandbox.requests.count('vm_tariff_change')).toBe(0);
   });
 });
+
+describe('operator scope (FLOPS_ALLOW_VMS / FLOPS_ALLOW_TENANTS)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness({ client: { scope: { vms: [85561, 85662] } } });
+  });
+  afterAll(() => h.close());
+
+  it('shows only the allowed VMs in lists, resources and completions, and refuses others as not found', async () => {
+    const list = await h.call('vm_list');
+    expect((list.structuredContent as { vms: { id: number }[] }).vms.map((v) => v.id).sort()).toEqual([
+      85561, 85662,
+    ]);
+    const resources = (await h.mcp.listResources()).resources.map((r) => r.uri);
+    expect(resources).not.toContain('flops://vms/88534');
+    const completion = await h.mcp.complete({
+      ref: { type: 'ref/resource', uri: 'flops://vms/{vmId}' },
+      argument: { name: 'vmId', value: '8' },
+    });
+    expect(completion.completion.values.sort()).toEqual(['85561', '85662']);
+    const outside = await h.call('vm_reboot', { vmId: 88534 });
+    expect(outside.structuredContent).toMatchObject({
+      error: { kind: 'provider', code: 'error.vm.not.found' },
+    });
+    expect(h.sandbox.requests.count('vm_reboot')).toBe(0);
+    await expect(h.mcp.readResource({ uri: 'flops://vms/88534' })).rejects.toThrow(/not found/);
+  });
+});

@@ -35,9 +35,20 @@ import { buildPath, encodeQuery } from './wire.js';
 
 export const DEFAULT_BASE_URL = 'https://api.flops.ru/api/v1/';
 
+/** What an operator lets the agent see and touch: VM ids, tenant ids (both optional). */
+export interface Scope {
+  vms?: readonly number[] | undefined;
+  tenants?: readonly number[] | undefined;
+}
+
 export interface FlopsClientOptions {
   clientId: string;
   apiKey: string;
+  /**
+   * Operator scope (FLOPS_ALLOW_VMS / FLOPS_ALLOW_TENANTS): only these VMs, only VMs and keys of these
+   * tenants. Others do not appear in lists, and calls on them fail as not found, before any write.
+   */
+  scope?: Scope | undefined;
   /** Default `https://api.flops.ru/api/v1/`. */
   baseUrl?: string | undefined;
   /** Deadline of one call, retries included (ms). Default 30 000. */
@@ -109,6 +120,7 @@ export class FlopsClient {
     this.baseUrl = base.endsWith('/') ? base : `${base}/`;
     this.clientId = options.clientId;
     this.#apiKey = options.apiKey;
+    this.#scope = options.scope;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#retries = options.retries ?? 2;
     this.#retryBaseMs = options.retryBaseMs ?? 250;
@@ -140,8 +152,64 @@ export class FlopsClient {
   ): Promise<ResultOf<T>> {
     const row = getOperation(tool);
     const valid = this.validate(row, params as Record<string, unknown>);
+    if (this.#scope) await this.#inScope(row, valid, options);
     const url = this.#url(row, valid);
-    return (await this.#send(row, url, options)) as ResultOf<T>;
+    const result = await this.#send(row, url, options);
+    return (this.#scope ? this.#scoped(tool, result) : result) as ResultOf<T>;
+  }
+
+  readonly #scope: Scope | undefined;
+
+  /** The client is limited to some VMs or tenants (FLOPS_ALLOW_VMS / FLOPS_ALLOW_TENANTS). */
+  get scoped(): boolean {
+    return this.#scope !== undefined;
+  }
+
+  /** Refuse a call on a VM or tenant outside the operator's scope, as the provider refuses unknown ones. */
+  async #inScope(row: OperationDef, params: Record<string, unknown>, options: CallOptions): Promise<void> {
+    const scope = this.#scope!;
+    const notFound = (what: string) =>
+      new FlopsApiError({
+        method: row.tool,
+        errorCode: 'error.vm.not.found',
+        errorMessage: `${what} not found`,
+      });
+    for (const key of ['vmId', 'toVmId'] as const) {
+      const vmId = params[key];
+      if (typeof vmId !== 'number') continue;
+      if (scope.vms && !scope.vms.includes(vmId)) throw notFound(`VM ${vmId}`);
+      if (scope.tenants) {
+        const vmRow = getOperation('vm_get');
+        const vm = (await this.#send(vmRow, this.#url(vmRow, { vmId }), options)) as {
+          tenantId: number | null;
+        };
+        if (vm.tenantId === null || !scope.tenants.includes(vm.tenantId)) throw notFound(`VM ${vmId}`);
+      }
+    }
+    const tenantId = params['tenantId'];
+    if (scope.tenants && typeof tenantId === 'number' && !scope.tenants.includes(tenantId)) {
+      throw new FlopsApiError({
+        method: row.tool,
+        errorCode: 'error.object.not.found',
+        errorMessage: `Tenant ${tenantId} not found`,
+      });
+    }
+  }
+
+  #scoped(tool: ToolName, result: unknown): unknown {
+    const scope = this.#scope!;
+    const vmIn = (vm: { id: number; tenantId: number | null }) =>
+      (!scope.vms || scope.vms.includes(vm.id)) &&
+      (!scope.tenants || (vm.tenantId !== null && scope.tenants.includes(vm.tenantId)));
+    if (tool === 'vm_list') return (result as { id: number; tenantId: number | null }[]).filter(vmIn);
+    if (tool === 'tenant_list' && scope.tenants)
+      return (result as { id: number }[]).filter((t) => scope.tenants!.includes(t.id));
+    if (tool === 'pubkey_list' && scope.tenants) {
+      return (result as { tenantId: number | null }[]).filter(
+        (k) => k.tenantId !== null && scope.tenants!.includes(k.tenantId),
+      );
+    }
+    return result;
   }
 
   /** Validate parameters against a row's schema; throws FlopsValidationError naming each field. */

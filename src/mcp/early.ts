@@ -49,6 +49,8 @@ export interface EarlyOptions {
   defaultTenantId: number | undefined;
   /** How many FLOPS_PROTECT rules there are. */
   protect?: number | undefined;
+  /** FLOPS_ALLOW_VMS / FLOPS_ALLOW_TENANTS are set. */
+  scoped?: boolean | undefined;
   log: Logger;
   template?: InitializeTemplate | undefined;
   stdin?: NodeJS.ReadStream | undefined;
@@ -187,6 +189,7 @@ export function listenEarly(options: EarlyOptions): Early | undefined {
         options.defaultTenantId,
         options.selection.readOnly,
         options.protect,
+        options.scoped,
       );
     const init = asInitialize(line);
     const discover = init ? undefined : asDiscover(line, template.discover?.supportedVersions ?? []);

@@ -68,6 +68,8 @@ export function instructions(
   readOnly?: boolean,
   /** How many FLOPS_PROTECT rules there are (never the rules themselves). */
   protectedRules = 0,
+  /** The operator limits the agent to some VMs or tenants (FLOPS_ALLOW_VMS / FLOPS_ALLOW_TENANTS). */
+  scoped = false,
 ): string {
   const names = new Set(tools.map((t) => t.name));
   const has = (name: string) => names.has(name);
@@ -77,6 +79,9 @@ export function instructions(
       : 'This server manages real, billed virtual servers at Flops (Serveroid).',
     ...(readOnly ? ['READ-ONLY MODE: only tools that read are available; nothing can be changed.'] : []),
     'Ids come from the list tools: tenant_list, vm_list, distribution_list, tariff_list, pubkey_list, vm_snapshot_list, vm_backup_list.',
+    ...(scoped
+      ? ['The operator limits this server to some VMs or projects: others are not visible here.']
+      : []),
   ];
   if (has('vm_install')) {
     lines.push(

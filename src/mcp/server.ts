@@ -98,6 +98,7 @@ export function createServer(options: ServerOptions): McpServer {
         options.defaultTenantId,
         selection.readOnly,
         options.protect?.length,
+        options.client.scoped,
       ),
     },
   );
