@@ -689,25 +689,21 @@ function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): 
     // The inner result is a 2026-07-28 CallToolResult: it carries its own resultType.
     return result ? { ...task, result: { ...forModel(row, result), resultType: 'complete' } } : task;
   });
-  server.setRequestHandler('tasks/update', { params }, (p, rc) => {
-    declared(rc);
-    try {
-      taskStore(ctx, seal).update(p.taskId);
-    } catch (err) {
-      unknown(err);
-    }
-    return {};
-  });
-  server.setRequestHandler('tasks/cancel', { params }, (p, rc) => {
-    declared(rc);
-    try {
-      taskStore(ctx, seal).cancel(p.taskId);
-    } catch (err) {
-      unknown(err);
-    }
-    ctx.log.info('task cancel asked: the provider operation goes on', {});
-    return {};
-  });
+  // tasks/update (nothing is ever asked during a task) and tasks/cancel (the provider cannot stop
+  // an operation): acknowledged for a task of this caller.
+  for (const method of ['tasks/update', 'tasks/cancel'] as const) {
+    server.setRequestHandler(method, { params }, (p, rc) => {
+      declared(rc);
+      const store = taskStore(ctx, seal);
+      try {
+        if (method === 'tasks/cancel') store.cancel(p.taskId);
+        else store.update(p.taskId);
+      } catch (err) {
+        unknown(err);
+      }
+      return {};
+    });
+  }
 }
 
 /** What a finished operation produced or changed, read back for the agent. */
