@@ -39,6 +39,7 @@ Options:
   --host H               HTTP bind address, default 127.0.0.1; beyond loopback FLOPS_MCP_TOKEN is required
   --port N               HTTP port, default 8787 (0: a free port)
   --stateless            HTTP without sessions, for several replicas behind a load balancer
+  --dynamic-toolsets     start with the catalog tools; toolset_enable adds the others (FLOPS_DYNAMIC_TOOLSETS)
   -h, --help             show this help
   -v, --version          print the version
 
@@ -122,16 +123,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   process.on('unhandledRejection', escaped('unhandled rejection'));
 
   // stdio: `initialize` is answered while the server loads (mcp/early.ts).
-  const early = config.http
-    ? undefined
-    : listenEarly({
-        selection: config,
-        sandbox: config.sandbox,
-        defaultTenantId: config.sandbox ? (config.tenantId ?? SANDBOX_DEFAULT_TENANT) : config.tenantId,
-        protect: config.protect.length,
-        scoped: config.allowVms !== undefined || config.allowTenants !== undefined,
-        log,
-      });
+  // The early answer is built for the static tool list (dynamic toolsets change the capabilities).
+  const early =
+    config.http || config.dynamicToolsets
+      ? undefined
+      : listenEarly({
+          selection: config,
+          sandbox: config.sandbox,
+          defaultTenantId: config.sandbox ? (config.tenantId ?? SANDBOX_DEFAULT_TENANT) : config.tenantId,
+          protect: config.protect.length,
+          scoped: config.allowVms !== undefined || config.allowTenants !== undefined,
+          log,
+        });
   if (early) await Promise.race([early.settled, new Promise((resolve) => setTimeout(resolve, 50))]);
 
   const api = await backend(config, log);
@@ -186,6 +189,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       publish: info.publish,
       protect: config.protect,
       safetySnapshots: config.safetySnapshots,
+      dynamicToolsets: config.dynamicToolsets,
       skills,
     });
 

@@ -54,6 +54,8 @@ export interface Config {
   /** FLOPS_ALLOW_VMS / FLOPS_ALLOW_TENANTS: the only VMs / tenants the agent sees and touches. */
   allowVms: number[] | undefined;
   allowTenants: number[] | undefined;
+  /** --dynamic-toolsets: start with the catalog tools; toolsets enabled on demand. */
+  dynamicToolsets: boolean;
 }
 
 /** Every tool name the server knows (API tools and wait_for_operation). */
@@ -73,6 +75,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   stateless: { type: 'boolean' },
+  'dynamic-toolsets': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -205,5 +208,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     safetySnapshots: booleanSetting('FLOPS_SAFETY_SNAPSHOT', env['FLOPS_SAFETY_SNAPSHOT']),
     allowVms: ids('FLOPS_ALLOW_VMS', env['FLOPS_ALLOW_VMS']),
     allowTenants: ids('FLOPS_ALLOW_TENANTS', env['FLOPS_ALLOW_TENANTS']),
+    dynamicToolsets: bool('dynamic-toolsets', 'FLOPS_DYNAMIC_TOOLSETS'),
   };
 }

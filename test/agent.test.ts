@@ -219,3 +219,37 @@ describe('operator scope (FLOPS_ALLOW_VMS / FLOPS_ALLOW_TENANTS)', () => {
     await expect(h.mcp.readResource({ uri: 'flops://vms/88534' })).rejects.toThrow(/not found/);
   });
 });
+
+describe('dynamic toolsets', () => {
+  it('starts with a small tool list, enables a toolset on demand and announces it', async () => {
+    const { ToolListChangedNotificationSchema } = await import('@modelcontextprotocol/sdk/types.js');
+    const h = await harness({ server: { dynamicToolsets: true } });
+    try {
+      let changed = 0;
+      h.mcp.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+        changed++;
+      });
+      const first = await h.mcp.listTools();
+      expect(first.tools.map((t) => t.name)).toEqual(
+        expect.arrayContaining(['tenant_list', 'tariff_list', 'toolsets_list', 'toolset_enable']),
+      );
+      expect(first.tools.map((t) => t.name)).not.toContain('vm_reboot');
+      // 3.6 KB: the four catalog tools with their output schemas and the two meta tools (target 3 KB).
+      expect(Buffer.byteLength(JSON.stringify(first))).toBeLessThan(3.8 * 1024);
+      const refused = await h.call('vm_reboot', { vmId: 85561 });
+      expect(refused.structuredContent).toMatchObject({ error: { code: 'toolset-not-enabled' } });
+      expect(h.sandbox.requests.count('vm_reboot')).toBe(0);
+      const enable = await h.call('toolset_enable', { toolset: 'power' });
+      expect(enable.structuredContent).toMatchObject({
+        toolset: 'power',
+        tools: expect.arrayContaining(['vm_reboot']),
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(changed).toBe(1);
+      expect((await h.mcp.listTools()).tools.map((t) => t.name)).toContain('vm_reboot');
+      expect((await h.call('vm_reboot', { vmId: 85561 })).isError).toBeFalsy();
+    } finally {
+      await h.close();
+    }
+  });
+});

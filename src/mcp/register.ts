@@ -25,7 +25,7 @@ import {
 import { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
 import { FlopsValidationError } from '../api/errors.js';
-import { isAsync, OPERATIONS, type OperationDef, validationIssues } from '../api/operations.js';
+import { isAsync, OPERATIONS, type OperationDef, type Toolset, validationIssues } from '../api/operations.js';
 import type { Operation, OperationRef } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
@@ -50,7 +50,8 @@ import {
   type TaskState,
   UnknownTaskError,
 } from './tasks.js';
-import type { ToolSpec } from './tools.js';
+import { type ToolSpec, WAIT_TOOL } from './tools.js';
+import { BASE_TOOLS, BASE_TOOLSETS, metaTools } from './toolsets.js';
 import { WAIT_DEFAULT_SECONDS, WaitTimeoutError, waitForOperation } from './wait.js';
 
 export interface ToolContext {
@@ -81,6 +82,8 @@ export interface ToolContext {
   protect?: readonly string[] | undefined;
   /** FLOPS_SAFETY_SNAPSHOT: a restore point before every risky change (row `safetySnapshot`). */
   safetySnapshots?: boolean | undefined;
+  /** --dynamic-toolsets: a small first tool list, toolsets enabled on demand (toolsets.ts). */
+  dynamicToolsets?: boolean | undefined;
 }
 
 /** What the SDK hands a request handler, reduced to what tools use. */
@@ -139,7 +142,10 @@ export function toolDefinition(spec: ToolSpec): Tool {
     title: spec.title,
     description: spec.description,
     inputSchema: inputSchema as Tool['inputSchema'],
-    outputSchema: outputSchema(spec.row) as Tool['outputSchema'],
+    // The API tools and wait_for_operation declare their data; the meta tools of dynamic toolsets do not.
+    ...(spec.row || spec.name === WAIT_TOOL
+      ? { outputSchema: outputSchema(spec.row) as Tool['outputSchema'] }
+      : {}),
     annotations: spec.annotations,
   };
 }
@@ -159,9 +165,23 @@ export function installTools(
   const known = new Map(all.map((s) => [s.name, s]));
   let listed: Tool[] | undefined;
   const tracker = new OperationTracker();
-  server.registerCapabilities({ tools: { listChanged: false } });
+  // Dynamic toolsets need a session to remember what was enabled: not in stateless serving.
+  const dynamic = ctx.dynamicToolsets === true && ctx.stateless !== true;
+  const enabled = new Set<Toolset>(BASE_TOOLSETS);
+  const visible = (spec: ToolSpec) => !dynamic || enabled.has(spec.toolset) || BASE_TOOLS.includes(spec.name);
+  const meta = dynamic
+    ? metaTools(specs, enabled, (toolset) => {
+        enabled.add(toolset);
+        listed = undefined;
+        server.sendToolListChanged().catch(() => undefined);
+      })
+    : [];
+  server.registerCapabilities({ tools: { listChanged: dynamic } });
   server.setRequestHandler('tools/list', (_request, rc) => {
-    listed ??= specs.map((spec) => PREBUILT?.[spec.name] ?? toolDefinition(spec));
+    listed ??= [
+      ...specs.filter(visible).map((spec) => PREBUILT?.[spec.name] ?? toolDefinition(spec)),
+      ...meta.map((m) => toolDefinition(m.spec)),
+    ];
     return { tools: ctx.app ? ctx.app.list(listed, clientCapabilities(server, rc, ctx.stateless)) : listed };
   });
   if (ctx.tasks) installTaskHandlers(server, ctx, ctx.tasks);
@@ -170,7 +190,15 @@ export function installTools(
     const { name } = request.params;
     const args = request.params.arguments ?? {};
     const spec = byName.get(name);
-    if (spec) return callTool(spec, args, extra, ctx, tracker);
+    if (spec && visible(spec)) return callTool(spec, args, extra, ctx, tracker);
+    if (spec) {
+      return callTool(spec, args, extra, ctx, tracker, {
+        disabled: `toolset "${spec.toolset}" is not enabled in this session: call toolset_enable with toolset "${spec.toolset}" first`,
+      });
+    }
+    const metaTool = meta.find((m) => m.spec.name === name);
+    if (metaTool)
+      return callTool(metaTool.spec, args, extra, ctx, tracker, { run: (input) => metaTool.run(input) });
     const app = ctx.app?.tool(name, extra.capabilities);
     if (app) return callTool(app.spec, args, extra, ctx, tracker, { run: app.run });
     // A tool of ours that this server does not offer (read-only, toolsets, exclusions): refused
@@ -242,7 +270,8 @@ export async function callTool(
       signal: AbortSignal,
       tracker: OperationTracker,
     ) => Promise<CallToolResult>;
-    disabled?: boolean;
+    /** Refused with the reason: not offered on this server (true), or a reason of its own. */
+    disabled?: boolean | string;
   } = {},
 ): Promise<CallToolResult | InputRequiredResult> {
   const started = performance.now();
@@ -269,11 +298,18 @@ export async function callTool(
       result = readOnlyRefusal(spec);
     } else if (how.disabled) {
       outcome = 'refused';
-      result = refused(
-        `${spec.name} is not enabled on this server (toolsets, --tools, --exclude-tools or --no-destructive). Nothing was sent.`,
-        'tool-not-enabled',
-        'Use the tools this server lists (tools/list).',
-      );
+      result =
+        typeof how.disabled === 'string'
+          ? refused(
+              `${spec.name} is not available yet: ${how.disabled}. Nothing was sent.`,
+              'toolset-not-enabled',
+              `${how.disabled}.`,
+            )
+          : refused(
+              `${spec.name} is not enabled on this server (toolsets, --tools, --exclude-tools or --no-destructive). Nothing was sent.`,
+              'tool-not-enabled',
+              'Use the tools this server lists (tools/list).',
+            );
     } else {
       const input = parseArgs(spec, args);
       if (how.run) {

@@ -56,6 +56,8 @@ export interface ServerOptions {
   safetySnapshots?: boolean | undefined;
   /** The workflows as MCP Skills (skills.ts, loaded once per process). */
   skills?: SkillCatalog | undefined;
+  /** --dynamic-toolsets: a small first tool list, toolsets enabled on demand. */
+  dynamicToolsets?: boolean | undefined;
 }
 
 /** The seals for the servers of a process that were not given one (tests), under one random key. */
@@ -129,6 +131,7 @@ export function createServer(options: ServerOptions): McpServer {
     tasks: options.era === 'modern' ? (options.taskSeal ?? processSeals.tasks) : undefined,
     protect: options.protect,
     safetySnapshots: options.safetySnapshots,
+    dynamicToolsets: options.dynamicToolsets,
   });
   return server;
 }
