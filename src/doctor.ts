@@ -11,7 +11,7 @@ import { FlopsApiError, FlopsTransportError } from './api/errors.js';
 import { type Config, parseConfig, UsageError } from './config.js';
 import { isLoopbackHost } from './http/guards.js';
 import { buildToolSpecs, selectTools } from './mcp/tools.js';
-import { VERSION } from './version.js';
+import { NODE_SUPPORTED, supportsNode, VERSION } from './version.js';
 
 type Status = 'ok' | 'warn' | 'fail';
 interface Check {
@@ -36,14 +36,13 @@ export async function runDoctor(
   };
   out(`flops-mcp ${VERSION} doctor (Node ${process.versions.node})`);
 
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   add(
-    major > 20 || (major === 20 && minor >= 18)
+    supportsNode(process.versions.node)
       ? { status: 'ok', title: `Node.js ${process.versions.node}` }
       : {
           status: 'fail',
-          title: `Node.js ${process.versions.node} is too old`,
-          fix: 'install Node.js 20.18 or newer',
+          title: `Node.js ${process.versions.node} is not supported`,
+          fix: `install Node.js ${NODE_SUPPORTED}`,
         },
   );
 
