@@ -6,7 +6,17 @@
  */
 import type { Toolset } from '../api/operations.js';
 
-export const TOOLSET_NAMES: readonly Toolset[] = ['catalog', 'vms', 'power', 'config', 'network', 'snapshots', 'backups', 'keys', 'operations'];
+export const TOOLSET_NAMES: readonly Toolset[] = [
+  'catalog',
+  'vms',
+  'power',
+  'config',
+  'network',
+  'snapshots',
+  'backups',
+  'keys',
+  'operations',
+];
 
 export const TOOL_INDEX: readonly (readonly [string, Toolset, 'read' | 'write' | 'destructive', 0 | 1])[] = [
   ['tenant_list', 'catalog', 'read', 0],
