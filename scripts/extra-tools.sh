@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tools the tests use that need a newer Node than the machine's (Node 20), installed beside the
 # project in .tools/ from the npm registry: Node 22 with the MCP conformance suite's 2026-07-28
-# line (its runner needs Node >= 22), and Node 24 for the smoke run. Kept out of package.json so
-# that `npm ci` on Node 20 installs nothing that does not run there. Idempotent; .ci/run calls it.
+# line and the MCP Inspector (both need Node >= 22), and Node 24 for the smoke run. Kept out of
+# package.json so that `npm ci` on any Node of its "engines" range installs nothing that does not
+# declare support for it (no EBADENGINE warning). Idempotent; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,6 @@ install() {
   echo "$*" >"$stamp"
 }
 
-install node22 node@22.23.3 @modelcontextprotocol/conformance@0.2.0-alpha.12
+install node22 node@22.23.3 @modelcontextprotocol/conformance@0.2.0-alpha.12 @modelcontextprotocol/inspector@1.0.3
 install node24 node@24.21.0
 echo "node 22: $(.tools/node22/node_modules/.bin/node --version), node 24: $(.tools/node24/node_modules/.bin/node --version)"

@@ -15,49 +15,18 @@ import { type Config, parseConfig, UsageError } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import type { AuditLog } from './mcp/audit.js';
 import { listenEarly } from './mcp/early.js';
+import { helpSettings } from './settings.js';
 import { VERSION } from './version.js';
 
-const HELP = `flops-mcp ${VERSION} — MCP server for Flops / Serveroid virtual servers
+/** Generated from the settings table (settings.ts), like the README's. */
+const help = () => `flops-mcp ${VERSION} — MCP server for Flops / Serveroid virtual servers
 
 Usage:
   flops-mcp [options]            serve MCP over stdio (default) or Streamable HTTP (--http)
   flops-mcp sandbox [options]    run the Flops API sandbox alone (flops-mcp sandbox --help)
   flops-mcp doctor [options]     check the configuration, credentials and provider; prints fixes
 
-Options:
-  --sandbox              serve against an in-process sandbox (no account needed, nothing is real)
-  --time-scale X         sandbox operation durations × X (default 1)
-  --toolsets a,b         enable only these toolsets (FLOPS_TOOLSETS):
-                         catalog, vms, power, config, network, snapshots, backups, keys, operations
-  --tools x,y            enable these tools on top of the toolsets (FLOPS_TOOLS)
-  --exclude-tools z      never expose these tools; always wins (FLOPS_EXCLUDE_TOOLS)
-  --read-only            only tools that read; writes are refused (FLOPS_READ_ONLY=1)
-  --no-destructive       drop the destructive tools (FLOPS_NO_DESTRUCTIVE=1)
-  --confirm MODE         elicit (default) | required | off: confirmation of destructive tools (FLOPS_CONFIRM)
-  --audit-log PATH       append one JSON line per write to PATH (FLOPS_AUDIT_LOG)
-  --http                 serve Streamable HTTP at /mcp (and GET /healthz) instead of stdio
-  --host H               HTTP bind address, default 127.0.0.1; beyond loopback FLOPS_MCP_TOKEN is required
-  --port N               HTTP port, default 8787 (0: a free port)
-  --stateless            HTTP without sessions, for several replicas behind a load balancer
-  --dynamic-toolsets     start with the catalog tools; toolset_enable adds the others (FLOPS_DYNAMIC_TOOLSETS)
-  -h, --help             show this help
-  -v, --version          print the version
-
-Environment:
-  FLOPS_CLIENT_ID        API clientId (required for stdio unless --sandbox)
-  FLOPS_API_KEY          API key; never logged
-  FLOPS_API_URL          API base URL (default https://api.flops.ru/api/v1/)
-  FLOPS_TENANT_ID        default tenant for vm_install and pubkey_add
-  FLOPS_MCP_TOKEN        bearer token HTTP clients must send (Authorization: Bearer …)
-  FLOPS_MCP_ALLOWED_HOSTS, FLOPS_MCP_ALLOWED_ORIGINS
-                         extra Host names / Origins the HTTP server accepts (comma-separated)
-  FLOPS_PROTECT          VM ids and name patterns (prod-*, db?) no destructive tool may touch
-  FLOPS_SAFETY_SNAPSHOT  on: snapshot the VM before reinstall, rollback, key, disk and tariff changes
-  FLOPS_ALLOW_VMS, FLOPS_ALLOW_TENANTS
-                         the only VM ids / tenant ids the agent sees and touches (comma-separated)
-  FLOPS_MCP_AUTH_KEY     32 random bytes, base64: the key of sealed confirmations and task ids
-  FLOPS_LOG_LEVEL        debug | info | warn | error | silent (default info); logs go to stderr
-`;
+${helpSettings()}`;
 
 /** The sandbox account has several tenants; its default project (10081) is the default tenant. */
 const SANDBOX_DEFAULT_TENANT = 10081;
@@ -99,7 +68,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   const config = parseConfig(argv, env);
   if (config === 'help') {
-    process.stdout.write(HELP);
+    process.stdout.write(help());
     return 0;
   }
   if (config === 'version') {

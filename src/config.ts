@@ -1,6 +1,6 @@
 /**
- * The server's configuration, from command-line flags and their environment twins. Flags win over
- * the environment. Anything invalid — an unknown toolset or tool name, a bad number — is a
+ * The server's configuration, from command-line flags and their environment twins, as the settings
+ * table (settings.ts) names them. Flags win over the environment. Anything invalid — an unknown toolset or tool name, a bad number — is a
  * UsageError naming the valid values; the CLI prints it and exits with code 2.
  */
 import { parseArgs } from 'node:util';
@@ -9,6 +9,7 @@ import { isLoopbackHost } from './http/guards.js';
 import { type LogLevel, parseLogLevel } from './log.js';
 // The generated index, not the table: the configuration is read before zod and the table load.
 import { TOOL_INDEX, TOOLSET_NAMES } from './mcp/tool-index.js';
+import { BOOLEAN_VALUES, SETTINGS, settingOf } from './settings.js';
 
 export class UsageError extends Error {}
 
@@ -61,30 +62,17 @@ export interface Config {
 /** Every tool name the server knows (API tools and wait_for_operation). */
 export const ALL_TOOL_NAMES: readonly string[] = TOOL_INDEX.map(([name]) => name);
 
-const OPTIONS = {
-  sandbox: { type: 'boolean' },
-  'time-scale': { type: 'string' },
-  toolsets: { type: 'string' },
-  tools: { type: 'string' },
-  'exclude-tools': { type: 'string' },
-  'read-only': { type: 'boolean' },
-  'no-destructive': { type: 'boolean' },
-  confirm: { type: 'string' },
-  'audit-log': { type: 'string' },
-  http: { type: 'boolean' },
-  host: { type: 'string' },
-  port: { type: 'string' },
-  stateless: { type: 'boolean' },
-  'dynamic-toolsets': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean', short: 'v' },
-} as const;
+/** parseArgs options: every flag of the settings table, plus help and version. */
+const OPTIONS = Object.fromEntries([
+  ...SETTINGS.filter((s) => s.flag).map((s) => [
+    s.flag!.slice(2),
+    { type: s.kind === 'switch' || s.kind === 'boolean' ? 'boolean' : 'string' } as const,
+  ]),
+  ['help', { type: 'boolean', short: 'h' } as const],
+  ['version', { type: 'boolean', short: 'v' } as const],
+]) as Record<string, { type: 'boolean' | 'string'; short?: string }>;
 
-/** The values a boolean setting accepts (any case); anything else stops start-up, never fails open. */
-export const BOOLEAN_VALUES = {
-  on: ['1', 'true', 'yes', 'on'],
-  off: ['0', 'false', 'no', 'off', ''],
-} as const;
+export { BOOLEAN_VALUES };
 
 function booleanSetting(name: string, value: string | undefined): boolean {
   if (value === undefined) return false;
@@ -148,66 +136,84 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
   }
   if (values['help']) return 'help';
   if (values['version']) return 'version';
-  const flag = (name: string) => values[name] as string | undefined;
-  const bool = (name: string, envName: string) =>
-    values[name] === true || booleanSetting(envName, env[envName]);
+  /** The flag's value if given, else the environment variable's (undefined when neither is set). */
+  const given = (key: keyof Config): string | undefined => {
+    const s = settingOf(key);
+    const flag = s.flag ? values[s.flag.slice(2)] : undefined;
+    if (typeof flag === 'string') return flag;
+    return s.env ? env[s.env] : undefined;
+  };
+  /** A switch or boolean setting: the flag given, or the variable on. */
+  const on = (key: keyof Config): boolean => {
+    const s = settingOf(key);
+    return (
+      (s.flag !== undefined && values[s.flag.slice(2)] === true) ||
+      (s.env ? booleanSetting(s.env, env[s.env]) : false)
+    );
+  };
+  const nonEmpty = (key: keyof Config) => given(key) || undefined;
+  const fallback = (key: keyof Config) => given(key) ?? settingOf(key).default!;
 
-  const timeScale = Number(flag('time-scale') ?? env['FLOPS_SANDBOX_TIME_SCALE'] ?? 1);
+  const timeScale = Number(fallback('timeScale'));
   if (!Number.isFinite(timeScale) || timeScale <= 0)
     throw new UsageError('--time-scale must be a positive number');
 
-  const toolsetsRaw = flag('toolsets') ?? env['FLOPS_TOOLSETS'];
+  const toolsetsRaw = given('toolsets');
   const toolsets = toolsetsRaw === undefined || toolsetsRaw.trim() === '' ? undefined : list(toolsetsRaw);
   if (toolsets) checkNames('toolset', toolsets, TOOLSET_NAMES);
-  const tools = list(flag('tools') ?? env['FLOPS_TOOLS']);
+  const tools = list(given('tools'));
   checkNames('tool', tools, ALL_TOOL_NAMES);
-  const excludeTools = list(flag('exclude-tools') ?? env['FLOPS_EXCLUDE_TOOLS']);
+  const excludeTools = list(given('excludeTools'));
   checkNames('tool', excludeTools, ALL_TOOL_NAMES);
 
-  const confirm = (flag('confirm') ?? env['FLOPS_CONFIRM'] ?? 'elicit').trim().toLowerCase();
-  if (confirm !== 'elicit' && confirm !== 'required' && confirm !== 'off') {
-    throw new UsageError(`FLOPS_CONFIRM must be elicit, required or off, got "${confirm}"`);
+  const confirmSetting = settingOf('confirm');
+  const confirm = fallback('confirm').trim().toLowerCase();
+  if (!confirmSetting.choices!.includes(confirm)) {
+    throw new UsageError(
+      `${confirmSetting.env} must be ${confirmSetting.choices!.join(', ').replace(/, (\w+)$/, ' or $1')}, got "${confirm}"`,
+    );
   }
-  const portText = flag('port') ?? env['FLOPS_MCP_PORT'] ?? '8787';
+  const portText = fallback('port');
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) {
     throw new UsageError(`--port must be a whole number from 0 (a free port) to 65535, got "${portText}"`);
   }
 
-  const host = flag('host') ?? env['FLOPS_MCP_HOST'] ?? '127.0.0.1';
-  const token = env['FLOPS_MCP_TOKEN'] || undefined;
-  if (values['http'] === true && !token && !isLoopbackHost(host)) {
+  const host = fallback('host');
+  const http = on('http');
+  const token = nonEmpty('token');
+  if (http && !token && !isLoopbackHost(host)) {
     throw new UsageError(
       `refusing to listen on ${host}, which is not a loopback address, without FLOPS_MCP_TOKEN (clients then send "Authorization: Bearer <token>"); or bind 127.0.0.1`,
     );
   }
   return {
-    sandbox: values['sandbox'] === true,
+    sandbox: on('sandbox'),
     timeScale,
-    apiUrl: env['FLOPS_API_URL'] || undefined,
-    clientId: env['FLOPS_CLIENT_ID'] || undefined,
-    apiKey: env['FLOPS_API_KEY'] || undefined,
-    tenantId: positiveInt('FLOPS_TENANT_ID', env['FLOPS_TENANT_ID']),
+    apiUrl: nonEmpty('apiUrl'),
+    clientId: nonEmpty('clientId'),
+    apiKey: nonEmpty('apiKey'),
+    tenantId: positiveInt(settingOf('tenantId').env!, given('tenantId')),
     toolsets: toolsets as Toolset[] | undefined,
     tools,
     excludeTools,
-    readOnly: bool('read-only', 'FLOPS_READ_ONLY'),
-    noDestructive: bool('no-destructive', 'FLOPS_NO_DESTRUCTIVE'),
-    confirm,
-    auditLog: flag('audit-log') ?? (env['FLOPS_AUDIT_LOG'] || undefined),
-    logLevel: parseLogLevel(env['FLOPS_LOG_LEVEL']),
-    http: values['http'] === true,
+    readOnly: on('readOnly'),
+    noDestructive: on('noDestructive'),
+    confirm: confirm as ConfirmMode,
+    auditLog: nonEmpty('auditLog'),
+    logLevel: parseLogLevel(given('logLevel')),
+    http,
     host,
     port,
-    stateless: bool('stateless', 'FLOPS_MCP_STATELESS'),
+    stateless: on('stateless'),
     token,
-    allowedHosts: list(env['FLOPS_MCP_ALLOWED_HOSTS']),
-    allowedOrigins: list(env['FLOPS_MCP_ALLOWED_ORIGINS']),
-    authKey: authKey(env['FLOPS_MCP_AUTH_KEY']),
-    protect: list(env['FLOPS_PROTECT']),
-    safetySnapshots: booleanSetting('FLOPS_SAFETY_SNAPSHOT', env['FLOPS_SAFETY_SNAPSHOT']),
-    allowVms: ids('FLOPS_ALLOW_VMS', env['FLOPS_ALLOW_VMS']),
-    allowTenants: ids('FLOPS_ALLOW_TENANTS', env['FLOPS_ALLOW_TENANTS']),
-    dynamicToolsets: bool('dynamic-toolsets', 'FLOPS_DYNAMIC_TOOLSETS'),
+    allowedHosts: list(given('allowedHosts')),
+    allowedOrigins: list(given('allowedOrigins')),
+    authKey: authKey(given('authKey')),
+    protect: list(given('protect')),
+    safetySnapshots: on('safetySnapshots'),
+    allowVms: ids(settingOf('allowVms').env!, given('allowVms')),
+    allowTenants: ids(settingOf('allowTenants').env!, given('allowTenants')),
+    dynamicToolsets: on('dynamicToolsets'),
   };
 }

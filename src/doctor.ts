@@ -11,7 +11,8 @@ import { FlopsApiError, FlopsTransportError } from './api/errors.js';
 import { type Config, parseConfig, UsageError } from './config.js';
 import { isLoopbackHost } from './http/guards.js';
 import { buildToolSpecs, selectTools } from './mcp/tools.js';
-import { VERSION } from './version.js';
+import { SETTINGS } from './settings.js';
+import { NODE_SUPPORTED, supportsNode, VERSION } from './version.js';
 
 type Status = 'ok' | 'warn' | 'fail';
 interface Check {
@@ -36,14 +37,13 @@ export async function runDoctor(
   };
   out(`flops-mcp ${VERSION} doctor (Node ${process.versions.node})`);
 
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   add(
-    major > 20 || (major === 20 && minor >= 18)
+    supportsNode(process.versions.node)
       ? { status: 'ok', title: `Node.js ${process.versions.node}` }
       : {
           status: 'fail',
-          title: `Node.js ${process.versions.node} is too old`,
-          fix: 'install Node.js 20.18 or newer',
+          title: `Node.js ${process.versions.node} is not supported`,
+          fix: `install Node.js ${NODE_SUPPORTED}`,
         },
   );
 
@@ -58,6 +58,7 @@ export async function runDoctor(
     }
     config = parsed;
     add({ status: 'ok', title: 'configuration parsed' });
+    checkSettings(argv, env, add);
   } catch (err) {
     add({
       status: 'fail',
@@ -135,6 +136,57 @@ export async function runDoctor(
     await stopSandbox?.();
   }
   return finish(checks, out);
+}
+
+/**
+ * The settings in effect, by the names of the settings table (secrets by their length only), and
+ * every FLOPS_* variable that is no setting: a misspelt one is otherwise silently ignored.
+ */
+function checkSettings(argv: string[], env: NodeJS.ProcessEnv, add: (c: Check) => void): void {
+  const known: string[] = SETTINGS.flatMap((s) => (s.env ? [s.env] : []));
+  for (const name of Object.keys(env)
+    .filter((n) => n.startsWith('FLOPS_') && !known.includes(n))
+    .sort()) {
+    const near = known.find((k) => distance(k, name) <= 2);
+    add({
+      status: 'warn',
+      title: `${name} is not a flops-mcp setting and is ignored`,
+      fix: near ? `did you mean ${near}?` : 'flops-mcp --help lists the settings',
+    });
+  }
+  const set: string[] = [];
+  for (const s of SETTINGS) {
+    const flag = s.flag && argv.find((a) => a === s.flag || a.startsWith(`${s.flag}=`));
+    const value = s.env ? env[s.env] : undefined;
+    if (flag) set.push(s.flag!);
+    else if (s.env && value !== undefined && value !== '') {
+      set.push(
+        s.kind === 'secret' ? `${s.env} (${value.length} characters, not shown)` : `${s.env}=${value}`,
+      );
+    }
+  }
+  add({
+    status: 'ok',
+    title: set.length === 0 ? 'settings: all defaults' : `settings: ${set.length} set`,
+    ...(set.length > 0 ? { detail: set.join(', ') } : {}),
+  });
+}
+
+/** Edit distance, for the suggestion of a misspelt variable. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        previous[j]! + 1,
+        row[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
 }
 
 async function checkProvider(client: FlopsClient, config: Config, add: (c: Check) => void): Promise<void> {

@@ -3,12 +3,13 @@
  * `npm test` builds first.
  */
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { describe, expect, it } from 'vitest';
+import { extraNode, requireExternal } from './process-helpers.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -94,10 +95,18 @@ describe('flops-mcp CLI', () => {
     expect(await exited).toBe(0);
   });
 
-  it('works with the MCP Inspector CLI', async () => {
-    const inspector = `${root}node_modules/@modelcontextprotocol/inspector/cli/build/cli.js`;
+  // The Inspector needs Node >= 22: scripts/extra-tools.sh installs it beside Node 22 in .tools/.
+  const inspector = `${root}.tools/node22/node_modules/@modelcontextprotocol/inspector/cli/build/cli.js`;
+  const node22 = extraNode(22);
+  const inspectorPresent = requireExternal(
+    'The MCP Inspector on Node 22',
+    existsSync(inspector) && existsSync(node22),
+    '`bash scripts/extra-tools.sh`',
+  );
+
+  it.skipIf(!inspectorPresent)('works with the MCP Inspector CLI (on Node 22)', async () => {
     const list = await run(
-      process.execPath,
+      node22,
       [inspector, '--cli', process.execPath, cli, '--sandbox', '--method', 'tools/list'],
       {
         env: cleanEnv,
@@ -107,7 +116,7 @@ describe('flops-mcp CLI', () => {
     expect(tools.map((t) => t.name)).toContain('wait_for_operation');
     expect(tools).toHaveLength(39);
     const call = await run(
-      process.execPath,
+      node22,
       [
         inspector,
         '--cli',
@@ -126,7 +135,7 @@ describe('flops-mcp CLI', () => {
     const result = JSON.parse(call.stdout) as { content: { text: string }[] };
     expect(JSON.parse(result.content[0]!.text).vm.id).toBe(85561);
     const resource = await run(
-      process.execPath,
+      node22,
       [
         inspector,
         '--cli',

@@ -1,0 +1,356 @@
+/**
+ * Every setting of the server, declared once: its flag, its environment variable, its default, its
+ * kind and what it means. config.ts parses from this table (flags win over the environment);
+ * `flops-mcp --help`, the README's settings table and server.json's environment variables are
+ * generated from it (`npm run docs`), and `flops-mcp doctor` reports every setting that is set, by
+ * the names here. test/settings.test.ts checks that each row is read, and that nothing else in
+ * src/ reads a FLOPS_* variable.
+ *
+ * The bin reads it before anything else loads: plain data, and only the generated tool index.
+ */
+import type { Config } from './config.js';
+import { TOOLSET_NAMES } from './mcp/tool-index.js';
+
+/**
+ * - `switch`: a flag without a value, on when given;
+ * - `boolean`: a switch flag and/or a variable taking BOOLEAN_VALUES (below);
+ * - `choice`: one of `choices`; `list`: comma-separated; `integer`, `number`, `path`, `url`, `text`;
+ * - `secret`: text that is never printed, logged or returned (doctor shows its length only).
+ */
+export type SettingKind =
+  | 'switch'
+  | 'boolean'
+  | 'choice'
+  | 'list'
+  | 'integer'
+  | 'number'
+  | 'path'
+  | 'url'
+  | 'text'
+  | 'secret';
+
+/** Where a setting matters. */
+export type SettingGroup = 'account' | 'sandbox' | 'tools' | 'safety' | 'http' | 'logging';
+
+export interface Setting {
+  /** The field of Config it sets. */
+  key: keyof Config;
+  /** `--name`; absent: environment only. */
+  flag?: `--${string}`;
+  /** The flag's value as --help shows it (`N`, `a,b`); absent for switch and boolean flags. */
+  arg?: string;
+  /** `FLOPS_…`; absent: flag only. */
+  env?: `FLOPS_${string}`;
+  kind: SettingKind;
+  group: SettingGroup;
+  /** The default, as a value that, set explicitly, changes nothing; absent: unset. */
+  default?: string;
+  choices?: readonly string[];
+  /** Required to serve over stdio against the live API (not with --sandbox, not over HTTP). */
+  required?: true;
+  /** One or two sentences for the user; no trailing period. */
+  meaning: string;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: 'clientId',
+    env: 'FLOPS_CLIENT_ID',
+    kind: 'text',
+    group: 'account',
+    required: true,
+    meaning: "Flops API clientId (API access is granted by the provider's support on request)",
+  },
+  {
+    key: 'apiKey',
+    env: 'FLOPS_API_KEY',
+    kind: 'secret',
+    group: 'account',
+    required: true,
+    meaning: 'Flops API key',
+  },
+  {
+    key: 'apiUrl',
+    env: 'FLOPS_API_URL',
+    kind: 'url',
+    group: 'account',
+    default: 'https://api.flops.ru/api/v1/',
+    meaning: 'Base URL of the Flops API (`flops-mcp sandbox` prints the one of a standalone sandbox)',
+  },
+  {
+    key: 'tenantId',
+    env: 'FLOPS_TENANT_ID',
+    kind: 'integer',
+    group: 'account',
+    meaning:
+      "Default project (tenant) id for vm_install and pubkey_add; unset: the account's only tenant (10081 with --sandbox)",
+  },
+  {
+    key: 'sandbox',
+    flag: '--sandbox',
+    kind: 'switch',
+    group: 'sandbox',
+    meaning: 'Serve against an in-process sandbox of the Flops API: no account needed, nothing is real',
+  },
+  {
+    key: 'timeScale',
+    flag: '--time-scale',
+    arg: 'X',
+    env: 'FLOPS_SANDBOX_TIME_SCALE',
+    kind: 'number',
+    group: 'sandbox',
+    default: '1',
+    meaning: 'Sandbox operation durations × X (0.1: ten times faster)',
+  },
+  {
+    key: 'toolsets',
+    flag: '--toolsets',
+    arg: 'a,b',
+    env: 'FLOPS_TOOLSETS',
+    kind: 'list',
+    group: 'tools',
+    choices: TOOLSET_NAMES,
+    meaning: `Expose only these toolsets (unset: all): ${TOOLSET_NAMES.join(', ')}`,
+  },
+  {
+    key: 'tools',
+    flag: '--tools',
+    arg: 'x,y',
+    env: 'FLOPS_TOOLS',
+    kind: 'list',
+    group: 'tools',
+    meaning: 'Add single tools on top of the toolsets',
+  },
+  {
+    key: 'excludeTools',
+    flag: '--exclude-tools',
+    arg: 'z',
+    env: 'FLOPS_EXCLUDE_TOOLS',
+    kind: 'list',
+    group: 'tools',
+    meaning: 'Never expose these tools (always wins)',
+  },
+  {
+    key: 'readOnly',
+    flag: '--read-only',
+    env: 'FLOPS_READ_ONLY',
+    kind: 'boolean',
+    group: 'safety',
+    default: 'off',
+    meaning: 'Expose only tools that read; writes are refused even if called',
+  },
+  {
+    key: 'noDestructive',
+    flag: '--no-destructive',
+    env: 'FLOPS_NO_DESTRUCTIVE',
+    kind: 'boolean',
+    group: 'safety',
+    default: 'off',
+    meaning: 'Drop the destructive tools',
+  },
+  {
+    key: 'dynamicToolsets',
+    flag: '--dynamic-toolsets',
+    env: 'FLOPS_DYNAMIC_TOOLSETS',
+    kind: 'boolean',
+    group: 'tools',
+    default: 'off',
+    meaning:
+      'Start with the catalog tools and toolsets_list / toolset_enable; the agent enables the other toolsets when it needs them',
+  },
+  {
+    key: 'protect',
+    env: 'FLOPS_PROTECT',
+    kind: 'list',
+    group: 'safety',
+    meaning: 'VM ids and name patterns (`prod-*`, `db?`) that no destructive tool may touch',
+  },
+  {
+    key: 'allowVms',
+    env: 'FLOPS_ALLOW_VMS',
+    kind: 'list',
+    group: 'safety',
+    meaning: 'The only VM ids the agent sees and touches; others are not found',
+  },
+  {
+    key: 'allowTenants',
+    env: 'FLOPS_ALLOW_TENANTS',
+    kind: 'list',
+    group: 'safety',
+    meaning: 'The only tenant (project) ids whose VMs and keys the agent sees and touches',
+  },
+  {
+    key: 'safetySnapshots',
+    env: 'FLOPS_SAFETY_SNAPSHOT',
+    kind: 'boolean',
+    group: 'safety',
+    default: 'off',
+    meaning:
+      'Take a snapshot named for the change, and wait for it, before reinstall, snapshot rollback, key, disk and tariff changes',
+  },
+  {
+    key: 'confirm',
+    flag: '--confirm',
+    arg: 'MODE',
+    env: 'FLOPS_CONFIRM',
+    kind: 'choice',
+    group: 'safety',
+    default: 'elicit',
+    choices: ['elicit', 'required', 'off'],
+    meaning:
+      'Confirmation of destructive tools: elicit asks the user first when the client can; required refuses when it cannot ask; off never asks (unattended automation)',
+  },
+  {
+    key: 'auditLog',
+    flag: '--audit-log',
+    arg: 'PATH',
+    env: 'FLOPS_AUDIT_LOG',
+    kind: 'path',
+    group: 'safety',
+    meaning:
+      'Append one JSON line per write (tool, VM, redacted arguments, confirmation, outcome) to this file',
+  },
+  {
+    key: 'http',
+    flag: '--http',
+    kind: 'switch',
+    group: 'http',
+    meaning: 'Serve Streamable HTTP at /mcp (and GET /healthz) instead of stdio',
+  },
+  {
+    key: 'host',
+    flag: '--host',
+    arg: 'H',
+    env: 'FLOPS_MCP_HOST',
+    kind: 'text',
+    group: 'http',
+    default: '127.0.0.1',
+    meaning: 'HTTP bind address; beyond loopback FLOPS_MCP_TOKEN is required',
+  },
+  {
+    key: 'port',
+    flag: '--port',
+    arg: 'N',
+    env: 'FLOPS_MCP_PORT',
+    kind: 'integer',
+    group: 'http',
+    default: '8787',
+    meaning: 'HTTP port; 0 picks a free one',
+  },
+  {
+    key: 'stateless',
+    flag: '--stateless',
+    env: 'FLOPS_MCP_STATELESS',
+    kind: 'boolean',
+    group: 'http',
+    default: 'off',
+    meaning: 'HTTP without sessions, for several replicas behind a load balancer',
+  },
+  {
+    key: 'token',
+    env: 'FLOPS_MCP_TOKEN',
+    kind: 'secret',
+    group: 'http',
+    meaning: 'Bearer token HTTP clients must send (Authorization: Bearer …); required beyond loopback',
+  },
+  {
+    key: 'allowedHosts',
+    env: 'FLOPS_MCP_ALLOWED_HOSTS',
+    kind: 'list',
+    group: 'http',
+    meaning: 'Extra Host names the HTTP server accepts (`name:port`, or `name` on any port), e.g. a proxy’s',
+  },
+  {
+    key: 'allowedOrigins',
+    env: 'FLOPS_MCP_ALLOWED_ORIGINS',
+    kind: 'list',
+    group: 'http',
+    meaning: 'Extra Origins the HTTP server accepts (browser clients), e.g. https://app.example.com',
+  },
+  {
+    key: 'authKey',
+    env: 'FLOPS_MCP_AUTH_KEY',
+    kind: 'secret',
+    group: 'http',
+    meaning:
+      'At least 32 random bytes in base64 (`openssl rand -base64 32`): the key of the sealed confirmation state and of task ids; replicas share it; unset, each process makes its own',
+  },
+  {
+    key: 'logLevel',
+    env: 'FLOPS_LOG_LEVEL',
+    kind: 'choice',
+    group: 'logging',
+    default: 'info',
+    choices: ['debug', 'info', 'warn', 'error', 'silent'],
+    meaning:
+      'Log level: debug, info, warn, error or silent; logs go to stderr (debug: one line per tool call)',
+  },
+];
+
+/** The values a boolean setting accepts (any case); anything else stops start-up, never fails open. */
+export const BOOLEAN_VALUES = {
+  on: ['1', 'true', 'yes', 'on'],
+  off: ['0', 'false', 'no', 'off', ''],
+} as const;
+
+/** `1, true, yes, on or 0, false, no, off (any case)` */
+export const BOOLEAN_TEXT = `${BOOLEAN_VALUES.on.join(', ')} or ${BOOLEAN_VALUES.off.filter(Boolean).join(', ')} (any case)`;
+
+/** The row of a Config field. */
+export function settingOf(key: keyof Config): Setting {
+  const setting = SETTINGS.find((s) => s.key === key);
+  if (!setting) throw new Error(`no setting declares ${key}`);
+  return setting;
+}
+
+/** The meaning with what the row's kind adds (required, secret), as help, README and server.json say it. */
+export function meaningOf(setting: Setting): string {
+  return `${setting.meaning}${setting.required ? ' (required over stdio unless `--sandbox`)' : ''}${setting.kind === 'secret' ? '; secret: never logged, printed or returned' : ''}`;
+}
+
+/** `--confirm MODE`, `--read-only`. */
+export function flagUsage(setting: Setting): string | undefined {
+  return setting.flag && (setting.arg ? `${setting.flag} ${setting.arg}` : setting.flag);
+}
+
+/** `flops-mcp --help`'s Options and Environment sections, from the table. */
+export function helpSettings(width = 100): string {
+  const column = 25;
+  const wrap = (text: string, indent: string) => {
+    const lines: string[] = [];
+    let line = '';
+    for (const word of text.split(' ')) {
+      if (line && indent.length + line.length + 1 + word.length > width) {
+        lines.push(line);
+        line = word;
+      } else line = line ? `${line} ${word}` : word;
+    }
+    lines.push(line);
+    return lines.join(`\n${indent}`);
+  };
+  const entry = (left: string, text: string) => {
+    const pad = ' '.repeat(column);
+    const head = `  ${left}`;
+    return head.length < column
+      ? `${head.padEnd(column)}${wrap(text, pad)}`
+      : `${head}\n${pad}${wrap(text, pad)}`;
+  };
+  const describe = (s: Setting) =>
+    `${meaningOf(s).replace(/`/g, '')}${s.default !== undefined && s.kind !== 'boolean' ? ` [default: ${s.default}]` : ''}`;
+  const options = SETTINGS.filter((s) => s.flag).map((s) =>
+    entry(flagUsage(s)!, `${describe(s)}${s.env ? `. ${s.env}` : ''}`),
+  );
+  const environment = SETTINGS.filter((s) => s.env && !s.flag).map((s) => entry(s.env!, describe(s)));
+  return [
+    'Options (flags win over the environment variable named after each):',
+    ...options,
+    entry('-h, --help', 'show this help'),
+    entry('-v, --version', 'print the version'),
+    '',
+    'Environment only:',
+    ...environment,
+    '',
+    `Boolean variables take ${BOOLEAN_TEXT}; anything else stops start-up.`,
+    '',
+  ].join('\n');
+}
