@@ -41,6 +41,9 @@ function sample(s: Setting): string {
     auditLog: '/tmp/flops-audit.log',
     apiKey: 'ApiKeySample-77a1',
     token: 'TokenSample-0123456789',
+    protect: 'prod-*,85561',
+    allowVms: '85561,85662',
+    allowTenants: '111',
   };
   const value =
     samples[s.key] ??
