@@ -234,8 +234,8 @@ describe('dynamic toolsets', () => {
         expect.arrayContaining(['tenant_list', 'tariff_list', 'toolsets_list', 'toolset_enable']),
       );
       expect(first.tools.map((t) => t.name)).not.toContain('vm_reboot');
-      // 3.6 KB: the four catalog tools with their output schemas and the two meta tools (target 3 KB).
-      expect(Buffer.byteLength(JSON.stringify(first))).toBeLessThan(3.8 * 1024);
+      // The four catalog tools with their output schemas and the two meta tools: 3.0 KB.
+      expect(Buffer.byteLength(JSON.stringify(first))).toBeLessThan(3 * 1024);
       const refused = await h.call('vm_reboot', { vmId: 85561 });
       expect(refused.structuredContent).toMatchObject({ error: { code: 'toolset-not-enabled' } });
       expect(h.sandbox.requests.count('vm_reboot')).toBe(0);

@@ -202,8 +202,8 @@ const isScalar = (kind: Kind): kind is Scalar =>
 const JSON_TYPE: Record<Scalar, string> = { int: 'integer', num: 'number', str: 'string', bool: 'boolean' };
 
 /**
- * The JSON Schema of an entity as the server returns it (after normalisation): every known field
- * present, scalars nullable, unknown fields allowed (the API adds fields over time).
+ * The JSON Schema of an entity as the server returns it (after normalisation): its known fields,
+ * scalars nullable, unknown fields allowed (the API adds fields over time).
  */
 export function entitySchema(entity: EntityName): Record<string, unknown> {
   return schemaOf(SPECS[entity]);
@@ -212,13 +212,17 @@ export function entitySchema(entity: EntityName): Record<string, unknown> {
 function schemaOf(spec: Spec): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   for (const [key, kind] of Object.entries(spec)) {
-    if (isScalar(kind)) properties[key] = { type: [JSON_TYPE[kind], 'null'] };
+    // An entity's own id is never null.
+    if (isScalar(kind))
+      properties[key] = { type: key === 'id' ? JSON_TYPE[kind] : [JSON_TYPE[kind], 'null'] };
     else if (kind === 'time') properties[key] = { type: ['integer', 'null'] };
     else if (kind === 'list') properties[key] = { type: 'array', items: { type: 'string' } };
     else if ('one' in kind) properties[key] = { anyOf: [schemaOf(kind.one), { type: 'null' }] };
     else properties[key] = { type: 'array', items: schemaOf(kind.many) };
   }
-  return { type: 'object', properties, required: Object.keys(spec) };
+  // Every known field is present after normalisation; `required` is left out: tools/list is paid
+  // in every prompt.
+  return { type: 'object', properties };
 }
 
 export type EntityName = keyof typeof SPECS;

@@ -78,17 +78,14 @@ export function outputSchema(row: OperationDef | undefined): JsonSchema | undefi
 }
 
 /**
- * Either the data, or the one error shape of results.ts (`{ error: { kind, code, message, … } }`):
- * clients of the 1.x SDK validate error results against the output schema too.
+ * Either the data, or a dry run's plan, or the one error shape of results.ts (`{ error: { kind,
+ * code, message, … } }`): clients of the 1.x SDK validate error results against the output schema
+ * too, so nothing is `required` at the top (other keys are allowed: the plan and the error validate
+ * as they are, and declaring them as bare objects would say nothing).
  */
-function orError(schema: JsonSchema, write: boolean): JsonSchema {
-  const { required, properties, ...rest } = schema as { required: string[]; properties: JsonSchema };
-  return {
-    ...rest,
-    // Write tools: or the plan of a dry run (mcp/plan.ts).
-    properties: { ...properties, ...(write ? { plan: { type: 'object' } } : {}), error: { type: 'object' } },
-    anyOf: [{ required }, ...(write ? [{ required: ['plan'] }] : []), { required: ['error'] }],
-  };
+function orError(schema: JsonSchema, _write: boolean): JsonSchema {
+  const { required: _, ...rest } = schema;
+  return rest;
 }
 
 const returnsWrite = (row: OperationDef) => !PROFILES[row.profile].readOnly;

@@ -34,7 +34,7 @@ export function metaTools(
       spec: {
         name: 'toolsets_list',
         title: 'List toolsets',
-        description: 'The toolsets of this server, their tools and whether they are enabled.',
+        description: 'Toolsets, their tools, which are on.',
         toolset: 'catalog',
         profile: 'read',
         annotations: read,
@@ -54,13 +54,13 @@ export function metaTools(
       spec: {
         name: 'toolset_enable',
         title: 'Enable a toolset',
-        description: 'Add the tools of a toolset to this session (toolsets_list names them).',
+        description: "Add a toolset's tools.",
         toolset: 'catalog',
         profile: 'read',
         annotations: { ...read, idempotentHint: true },
         startsOperation: false,
         input: z.strictObject({
-          toolset: z.enum(available as [Toolset, ...Toolset[]]).describe('A toolset of toolsets_list'),
+          toolset: z.enum(available as [Toolset, ...Toolset[]]).describe('Toolset name'),
         }),
       },
       run: async (input) => {
