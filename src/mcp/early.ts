@@ -23,6 +23,7 @@
 import type { JSONRPCMessage, McpServerFactory } from '@modelcontextprotocol/server';
 import type { StdioServerHandle } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from '../log.js';
+import { isRecord } from '../util.js';
 import { instructions, selectTools, type ToolSelection, toolFacts } from './selection.js';
 
 /** What the server answers to `initialize`, but the instructions and the negotiated version. */
@@ -123,9 +124,6 @@ function asInitialize(line: string): InitializeRequest | undefined {
 
 type DiscoverRequest = { jsonrpc: '2.0'; id: string | number; method: 'server/discover' };
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * A well-formed `server/discover` whose envelope names a revision the server serves; anything
  * doubtful (another revision, a malformed envelope) is left to the server, which answers the error.
@@ -137,20 +135,20 @@ function asDiscover(line: string, supported: readonly string[]): DiscoverRequest
   } catch {
     return undefined;
   }
-  if (!isObject(m) || m['jsonrpc'] !== '2.0' || m['method'] !== 'server/discover') return undefined;
+  if (!isRecord(m) || m['jsonrpc'] !== '2.0' || m['method'] !== 'server/discover') return undefined;
   const id = m['id'];
   if (!(typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id)))) return undefined;
   const params = m['params'];
-  const meta = isObject(params) ? params['_meta'] : undefined;
-  if (!isObject(params) || !isObject(meta) || Object.keys(params).some((k) => k !== '_meta'))
+  const meta = isRecord(params) ? params['_meta'] : undefined;
+  if (!isRecord(params) || !isRecord(meta) || Object.keys(params).some((k) => k !== '_meta'))
     return undefined;
   const version = meta['io.modelcontextprotocol/protocolVersion'];
   const info = meta['io.modelcontextprotocol/clientInfo'];
   const capabilities = meta['io.modelcontextprotocol/clientCapabilities'];
   const infoOk =
     info === undefined ||
-    (isObject(info) && typeof info['name'] === 'string' && typeof info['version'] === 'string');
-  const ok = typeof version === 'string' && supported.includes(version) && infoOk && isObject(capabilities);
+    (isRecord(info) && typeof info['name'] === 'string' && typeof info['version'] === 'string');
+  const ok = typeof version === 'string' && supported.includes(version) && infoOk && isRecord(capabilities);
   return ok ? (m as DiscoverRequest) : undefined;
 }
 

@@ -29,6 +29,7 @@ import { isAsync, OPERATIONS, type OperationDef, type Toolset, validationIssues 
 import type { Operation, OperationRef } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
+import { isRecord } from '../util.js';
 import type { AppHook } from './app.js';
 import type { AuditEntry, AuditLog } from './audit.js';
 import { outputSchema, PLURAL, summarize } from './output.js';
@@ -239,9 +240,6 @@ function callExtra(server: Server, rc: ServerContext, ctx: ToolContext): CallExt
     log: (level, data) => rc.mcpReq.log(level, data, 'flops-mcp'),
   };
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Parse arguments: strict schema, then the row's cross-field rules. */
 export function parseArgs(spec: ToolSpec, args: unknown): Record<string, unknown> {
