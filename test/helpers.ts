@@ -9,7 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { FlopsClient, type FlopsClientOptions } from '../src/api/client.js';
-import { startHttpServer } from '../src/http/server.js';
+import { type HttpServerOptions, startHttpServer } from '../src/http/server.js';
 import { silentLogger } from '../src/log.js';
 import { createServer, type ServerOptions } from '../src/mcp/server.js';
 import { startSandbox } from '../src/sandbox/index.js';
@@ -162,17 +162,7 @@ export async function modernHarness(
     hasDefaultCredentials: true,
     clientFor: (creds) =>
       creds ? new FlopsClient({ baseUrl: sandbox.url, ...creds, retryBaseMs: 20 }) : flops,
-    serverFor: (client, info) =>
-      createServer({
-        client,
-        sandbox: true,
-        waitMinIntervalMs: 20,
-        waitMaxIntervalMs: 200,
-        stateless: info.stateless,
-        publish: info.publish,
-        era: info.era,
-        ...options.server,
-      }),
+    serverFor: (client, info) => httpTestServer(client, info, options.server),
     health: () => ({}),
   });
   const mcp = new V2Client(
@@ -193,4 +183,22 @@ export async function modernHarness(
       await close();
     },
   };
+}
+
+/** The server an HTTP test serves per session or request: the sandbox's, with a quick waiter. */
+export function httpTestServer(
+  client: FlopsClient,
+  info: Parameters<HttpServerOptions['serverFor']>[1],
+  server: Partial<ServerOptions> = {},
+) {
+  return createServer({
+    client,
+    sandbox: true,
+    waitMinIntervalMs: 20,
+    waitMaxIntervalMs: 200,
+    stateless: info.stateless,
+    publish: info.publish,
+    era: info.era,
+    ...server,
+  });
 }

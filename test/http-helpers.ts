@@ -11,8 +11,8 @@ import { request } from 'undici';
 import { FlopsClient } from '../src/api/client.js';
 import { type HttpServerHandle, type HttpServerOptions, startHttpServer } from '../src/http/server.js';
 import { createLogger } from '../src/log.js';
-import { createServer } from '../src/mcp/server.js';
 import { OTHER_ACCOUNT, type Sandbox, startSandbox } from '../src/sandbox/index.js';
+import { httpTestServer } from './helpers.js';
 
 /** Distinctive secrets, so that the logs can be searched for them. */
 export const DEFAULT_KEY = 'default-key-7f3a9c';
@@ -67,16 +67,7 @@ export async function httpSetup(
       if (!hasDefaultCredentials) throw new Error('no credentials of our own');
       return shared;
     },
-    serverFor: (client, info) =>
-      createServer({
-        client,
-        sandbox: true,
-        waitMinIntervalMs: 20,
-        waitMaxIntervalMs: 200,
-        stateless: info.stateless,
-        publish: info.publish,
-        era: info.era,
-      }),
+    serverFor: (client, info) => httpTestServer(client, info),
     health: () => ({ mode: 'sandbox', readOnly: false }),
     ...rest,
   });
