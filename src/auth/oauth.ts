@@ -1,0 +1,758 @@
+/**
+ * Sign-in with OAuth (`--auth oauth`): flops-mcp as its own authorization server and as the
+ * protected resource `/mcp`, for hosts that speak only MCP authorization (claude.ai, ChatGPT,
+ * Claude Desktop connectors).
+ *
+ * The protocol is oidc-provider's (OpenID Certified): authorization code with PKCE (S256 only),
+ * dynamic client registration and client ID metadata documents, resource indicators (every access
+ * token is bound to this server's `/mcp`), refresh tokens that rotate, the `iss` response parameter,
+ * revocation. Written here: the storage adapter (store.ts), the sign-in and account pages
+ * (pages.ts), the protected-resource metadata, and the checks of `/mcp` requests (`authenticate`).
+ *
+ * A user's Flops client id and API key are entered once on the sign-in page, checked with one
+ * provider read, and kept encrypted (CredentialVault); tokens carry only an opaque account id.
+ */
+import { createPrivateKey, createPublicKey, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+import { type AccountPage, accountPage, messagePage, SCOPES, type Scope, signInPage } from './pages.js';
+import {
+  type AuthStore,
+  CredentialVault,
+  deriveKey,
+  digestOf,
+  type FlopsCredentials,
+  macOf,
+} from './store.js';
+
+export { SCOPES, type Scope } from './pages.js';
+
+/** What a provider read says of a pair of credentials. */
+export type CredentialCheck = 'ok' | 'refused' | 'unreachable';
+
+export interface OAuthServerOptions {
+  /** The server's public origin, e.g. `https://mcp.example.com`: the issuer; `/mcp` is the resource. */
+  publicUrl: URL;
+  authKey: Uint8Array;
+  store: AuthStore;
+  log: Logger;
+  /** One provider read with these credentials. */
+  checkCredentials: (creds: FlopsCredentials) => Promise<CredentialCheck>;
+  /** Access-token lifetime, seconds. Default 900. */
+  accessTokenTtl?: number;
+  /** Dynamic registrations a day (all addresses) and a minute (one address). Default 1,000 and 10. */
+  maxRegistrationsPerDay?: number;
+  maxRegistrationsPerMinute?: number;
+  /** The fetch the client metadata documents are read with (tests); default the global fetch. */
+  fetch?: typeof fetch;
+}
+
+/** The caller of a `/mcp` request, from its access token. */
+export interface OAuthIdentity {
+  accountId: string;
+  clientId: string;
+  scopes: string[];
+  /** Seconds since the epoch. */
+  expiresAt: number;
+  credentials: FlopsCredentials;
+}
+
+/** Token models whose ids are secrets the client holds; stored only by digest. */
+const GRANTABLE = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+]);
+
+/** oidc-provider's storage adapter over an AuthStore: ids by digest, a grant's tokens in a set. */
+function adapterFor(store: AuthStore) {
+  return class StoreAdapter {
+    readonly model: string;
+    constructor(model: string) {
+      this.model = model;
+    }
+    key(id: string): string {
+      return `oidc:${this.model}:${digestOf(id)}`;
+    }
+    async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
+      const key = this.key(id);
+      await store.set(key, payload, expiresIn);
+      if (this.model === 'Session' && typeof payload['uid'] === 'string') {
+        await store.set(`oidc:SessionUid:${payload['uid']}`, key, expiresIn);
+      }
+      const grantId = payload['grantId'];
+      if (GRANTABLE.has(this.model) && typeof grantId === 'string') {
+        await store.addToSet(`oidc:GrantTokens:${grantId}`, key, expiresIn);
+      }
+      if (this.model === 'Grant' && typeof payload['accountId'] === 'string') {
+        await store.addToSet(`acct:${payload['accountId']}:grants`, id, expiresIn);
+      }
+    }
+    async find(id: string): Promise<unknown> {
+      return store.get(this.key(id));
+    }
+    async findByUid(uid: string): Promise<unknown> {
+      const key = await store.get<string>(`oidc:SessionUid:${uid}`);
+      return key === undefined ? undefined : store.get(key);
+    }
+    async findByUserCode(): Promise<undefined> {
+      return undefined; // the device flow is off
+    }
+    async consume(id: string): Promise<void> {
+      const key = this.key(id);
+      const entry = await store.getWithTtl<Record<string, unknown>>(key);
+      if (entry) await store.set(key, { ...entry.value, consumed: Math.floor(Date.now() / 1000) }, entry.ttl);
+    }
+    async destroy(id: string): Promise<void> {
+      const key = this.key(id);
+      const payload = await store.get<Record<string, unknown>>(key);
+      await store.delete(key);
+      if (this.model === 'Grant' && typeof payload?.['accountId'] === 'string') {
+        await store.removeFromSet(`acct:${payload['accountId']}:grants`, id);
+      }
+    }
+    async revokeByGrantId(grantId: string): Promise<void> {
+      const index = `oidc:GrantTokens:${grantId}`;
+      for (const key of await store.members(index)) await store.delete(key);
+      await store.delete(index);
+    }
+  };
+}
+
+/** An Ed25519 signing key derived from the auth key: every replica signs with the same one. */
+function signingJwk(authKey: Uint8Array): Record<string, string> {
+  const seed = deriveKey(authKey, 'signing');
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
+  const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  const jwk = key.export({ format: 'jwk' }) as Record<string, string>;
+  const kid = digestOf(JSON.stringify(createPublicKey(key).export({ format: 'jwk' }))).slice(0, 16);
+  return { ...jwk, kid, alg: 'EdDSA', use: 'sig' };
+}
+
+/** `a=b; c=d` → map (first value wins). */
+function cookies(req: IncomingMessage): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (!map.has(name)) map.set(name, decodeURIComponent(part.slice(eq + 1).trim()));
+  }
+  return map;
+}
+
+/** An `application/x-www-form-urlencoded` body of at most 8 KiB. */
+async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 8192) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+function sendHtml(
+  res: ServerResponse,
+  status: number,
+  html: string,
+  headers: Record<string, string | string[]> = {},
+): void {
+  res.writeHead(status, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'Content-Security-Policy':
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'no-referrer',
+    ...headers,
+  });
+  res.end(html);
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-store',
+    'Access-Control-Allow-Origin': '*',
+    ...headers,
+  });
+  res.end(text);
+}
+
+const sameText = (a: string, b: string): boolean => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+/** Client ids and keys as Flops issues them: printable, no spaces, bounded. */
+const PLAUSIBLE_ID = /^[\x21-\x7e]{1,64}$/;
+const PLAUSIBLE_KEY = /^[\x21-\x7e]{8,256}$/;
+
+export class OAuthServer {
+  readonly issuer: string;
+  readonly resource: string;
+  readonly metadataUrl: string;
+  readonly #o: OAuthServerOptions;
+  readonly #vault: CredentialVault;
+  readonly #csrfKey: Buffer;
+  readonly #accountKey: Buffer;
+  readonly #secure: boolean;
+  // oidc-provider's types are loose (its own d.ts is not shipped): the few calls used are typed below.
+  readonly #provider: ProviderLike;
+  readonly #callback: (req: IncomingMessage, res: ServerResponse) => void;
+
+  private constructor(o: OAuthServerOptions, provider: ProviderLike) {
+    this.#o = o;
+    this.issuer = o.publicUrl.origin;
+    this.resource = `${this.issuer}/mcp`;
+    this.metadataUrl = `${this.issuer}/.well-known/oauth-protected-resource/mcp`;
+    this.#vault = new CredentialVault(o.authKey, o.store);
+    this.#csrfKey = deriveKey(o.authKey, 'csrf');
+    this.#accountKey = deriveKey(o.authKey, 'account');
+    this.#secure = o.publicUrl.protocol === 'https:';
+    this.#provider = provider;
+    this.#callback = provider.callback();
+  }
+
+  static async create(o: OAuthServerOptions): Promise<OAuthServer> {
+    const { default: Provider, errors } = await import('oidc-provider');
+    const issuer = o.publicUrl.origin;
+    const resource = `${issuer}/mcp`;
+    const vault = new CredentialVault(o.authKey, o.store);
+    const ttl = o.accessTokenTtl ?? 900;
+    const secure = o.publicUrl.protocol === 'https:';
+    const config = {
+      adapter: adapterFor(o.store),
+      clients: [],
+      findAccount: async (_ctx: unknown, sub: string) =>
+        (await vault.get(sub)) ? { accountId: sub, claims: async () => ({ sub }) } : undefined,
+      scopes: ['openid', 'offline_access'],
+      claims: { openid: ['sub'] },
+      cookies: {
+        keys: [deriveKey(o.authKey, 'cookies').toString('base64')],
+        long: { signed: true, secure, sameSite: 'lax' },
+        short: { signed: true, secure, sameSite: 'lax' },
+      },
+      jwks: { keys: [signingJwk(o.authKey)] },
+      enabledJWA: { idTokenSigningAlgValues: ['EdDSA'] },
+      clientDefaults: {
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+        id_token_signed_response_alg: 'EdDSA',
+      },
+      features: {
+        devInteractions: { enabled: false },
+        registration: { enabled: true },
+        revocation: { enabled: true },
+        userinfo: { enabled: false },
+        clientIdMetadataDocument: { enabled: true, ack: 'draft-02' },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => resource,
+          useGrantedResource: () => true,
+          getResourceServerInfo: (_ctx: unknown, indicator: string) => {
+            if (indicator !== resource)
+              throw new errors.InvalidTarget(`this server only issues tokens for ${resource}`);
+            return {
+              scope: SCOPES.join(' '),
+              audience: resource,
+              accessTokenTTL: ttl,
+              accessTokenFormat: 'opaque',
+            };
+          },
+        },
+      },
+      pkce: { required: () => true },
+      // Every client that may use refresh tokens gets one, and each use rotates it.
+      issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) =>
+        client.grantTypeAllowed('refresh_token'),
+      rotateRefreshToken: true,
+      routes: {
+        authorization: '/oauth/authorize',
+        token: '/oauth/token',
+        registration: '/oauth/register',
+        revocation: '/oauth/revoke',
+        jwks: '/oauth/jwks',
+        end_session: '/oauth/logout',
+        userinfo: '/oauth/userinfo',
+        introspection: '/oauth/introspect',
+        code_verification: '/oauth/device',
+        device_authorization: '/oauth/device/auth',
+        pushed_authorization_request: '/oauth/par',
+        backchannel_authentication: '/oauth/backchannel',
+        challenge: '/oauth/challenge',
+      },
+      ttl: {
+        AccessToken: ttl,
+        AuthorizationCode: 60,
+        RefreshToken: 30 * 86_400,
+        Grant: 30 * 86_400,
+        Session: 14 * 86_400,
+        Interaction: 30 * 60,
+        IdToken: 3600,
+      },
+      interactions: {
+        url: (_ctx: unknown, interaction: { uid: string }) => `/oauth/interaction/${interaction.uid}`,
+      },
+      renderError: async (
+        ctx: { type: string; body: string },
+        out: { error: string; error_description?: string },
+      ) => {
+        ctx.type = 'html';
+        ctx.body = messagePage(
+          'Sign-in failed',
+          `${out.error}${out.error_description ? `: ${out.error_description}` : ''}`,
+        );
+      },
+      ...(o.fetch ? { fetch: o.fetch } : {}),
+    };
+    const provider = new Provider(issuer, config as never) as unknown as ProviderLike;
+    // Behind a TLS-terminating proxy the connection is plain HTTP: trust its X-Forwarded-Proto.
+    provider.proxy = secure;
+    provider.on('server_error', (_ctx: unknown, err: Error) =>
+      o.log.error('oauth server error', { error: err.message }),
+    );
+    return new OAuthServer(o, provider);
+  }
+
+  /** RFC 9728: where this resource's tokens come from. */
+  protectedResourceMetadata(): Record<string, unknown> {
+    return {
+      resource: this.resource,
+      authorization_servers: [this.issuer],
+      scopes_supported: [...SCOPES],
+      bearer_methods_supported: ['header'],
+      resource_name: 'Flops virtual servers (flops-mcp)',
+    };
+  }
+
+  /** The `WWW-Authenticate` value of a 401 or 403. */
+  challenge(
+    error?: 'invalid_token' | 'insufficient_scope',
+    scope: readonly string[] = SCOPES,
+    description?: string,
+  ): string {
+    const parts = [`resource_metadata="${this.metadataUrl}"`, `scope="${scope.join(' ')}"`];
+    if (error) parts.unshift(`error="${error}"`);
+    if (description) parts.push(`error_description="${description.replace(/["\\]/g, '')}"`);
+    return `Bearer ${parts.join(', ')}`;
+  }
+
+  /**
+   * The caller of a `/mcp` request from its `Authorization` header: an access token of this server,
+   * unexpired, unrevoked, for this resource, of an account whose credentials are still kept.
+   */
+  async authenticate(authorization: string | undefined): Promise<OAuthIdentity | undefined> {
+    const match = /^Bearer[ \t]+([\x21-\x7e]{1,512})[ \t]*$/i.exec(authorization ?? '');
+    if (!match) return undefined;
+    const token = await this.#provider.AccessToken.find(match[1]!).catch(() => undefined);
+    if (!token || typeof token.accountId !== 'string') return undefined;
+    const audiences = Array.isArray(token.aud) ? token.aud : [token.aud];
+    if (!audiences.includes(this.resource)) return undefined;
+    const credentials = await this.#vault.get(token.accountId);
+    if (!credentials) return undefined;
+    return {
+      accountId: token.accountId,
+      clientId: token.clientId,
+      scopes: (token.scope ?? '').split(' ').filter(Boolean),
+      expiresAt: token.exp,
+      credentials,
+    };
+  }
+
+  /** Serves the OAuth routes; false when the path is not one of them. */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    const path = url.pathname;
+    if (
+      path === '/.well-known/oauth-protected-resource' ||
+      path === '/.well-known/oauth-protected-resource/mcp'
+    ) {
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Methods': 'GET' });
+        res.end();
+      } else sendJson(res, 200, this.protectedResourceMetadata(), { 'Cache-Control': 'public, max-age=300' });
+      return true;
+    }
+    if (path === '/.well-known/oauth-authorization-server' || path === '/.well-known/openid-configuration') {
+      // RFC 8414 and OpenID discovery: the same document.
+      req.url = `/.well-known/openid-configuration${url.search}`;
+      this.#callback(req, res);
+      return true;
+    }
+    if (!path.startsWith('/oauth/')) return false;
+    const interaction = /^\/oauth\/interaction\/([\w-]{1,64})$/.exec(path);
+    if (interaction) await this.#interaction(req, res, interaction[1]!);
+    else if (path === '/oauth/account') await this.#account(req, res);
+    else if (
+      path === '/oauth/register' &&
+      req.method === 'POST' &&
+      !(await this.#registrationAllowed(req, res))
+    ) {
+      // refused with 429
+    } else this.#callback(req, res);
+    return true;
+  }
+
+  async #registrationAllowed(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const minute = Math.floor(Date.now() / 60_000);
+    const day = Math.floor(Date.now() / 86_400_000);
+    const perMinute = await this.#o.store.incr(`reg:addr:${digestOf(address)}:${minute}`, 60);
+    const perDay = await this.#o.store.incr(`reg:day:${day}`, 86_400);
+    const limited =
+      perMinute > (this.#o.maxRegistrationsPerMinute ?? 10)
+        ? 60 - (Math.floor(Date.now() / 1000) % 60)
+        : perDay > (this.#o.maxRegistrationsPerDay ?? 1000)
+          ? 86_400 - (Math.floor(Date.now() / 1000) % 86_400)
+          : 0;
+    if (limited === 0) return true;
+    this.#o.log.warn('oauth: client registration refused (rate limit)');
+    sendJson(
+      res,
+      429,
+      {
+        error: 'invalid_client_metadata',
+        error_description: 'Too many client registrations: try again later',
+      },
+      { 'Retry-After': String(limited) },
+    );
+    return false;
+  }
+
+  #csrf(scope: string): string {
+    return macOf(this.#csrfKey, scope);
+  }
+
+  #scopesRequested(params: Record<string, unknown>): Scope[] {
+    const asked = String(params['scope'] ?? '').split(' ');
+    const scopes = SCOPES.filter((s) => asked.includes(s));
+    return scopes.length > 0 ? scopes : [...SCOPES];
+  }
+
+  async #interaction(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
+    let details: InteractionDetails;
+    try {
+      details = await this.#provider.interactionDetails(req, res);
+    } catch {
+      sendHtml(
+        res,
+        400,
+        messagePage(
+          'Sign-in expired',
+          'This sign-in link is no longer valid: start again from your assistant.',
+        ),
+      );
+      return;
+    }
+    if (details.uid !== uid) {
+      sendHtml(
+        res,
+        400,
+        messagePage(
+          'Sign-in expired',
+          'This sign-in link is no longer valid: start again from your assistant.',
+        ),
+      );
+      return;
+    }
+    const clientId = String(details.params['client_id'] ?? '');
+    const client = await this.#provider.Client.find(clientId).catch(() => undefined);
+    const requested = this.#scopesRequested(details.params);
+    const redirect = URL.parse(String(details.params['redirect_uri'] ?? ''));
+    const signedIn = details.prompt.name === 'consent' ? details.session?.accountId : undefined;
+    const signedInCreds = signedIn ? await this.#vault.get(signedIn) : undefined;
+    const base = {
+      action: `/oauth/interaction/${uid}`,
+      csrf: this.#csrf(`interaction:${uid}`),
+      clientName: client?.clientName ?? clientId,
+      redirectHost: redirect?.host ?? '',
+      requested,
+      ...(signedInCreds ? { signedInAs: signedInCreds.clientId } : {}),
+    };
+    if (req.method === 'GET') {
+      sendHtml(res, 200, signInPage(base));
+      return;
+    }
+    if (req.method !== 'POST') {
+      sendHtml(res, 405, messagePage('Not allowed', 'Use the form.'), { Allow: 'GET, POST' });
+      return;
+    }
+    const form = await readForm(req);
+    if (!form || !sameText(form.get('csrf') ?? '', base.csrf)) {
+      sendHtml(
+        res,
+        403,
+        messagePage(
+          'Sign-in refused',
+          'The form was not sent from this page: start again from your assistant.',
+        ),
+      );
+      return;
+    }
+    const action = form.get('action');
+    if (action === 'deny') {
+      await this.#provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The user denied access' },
+        { mergeWithLastSubmission: false },
+      );
+      return;
+    }
+    if (action === 'switch' || (!signedInCreds && details.prompt.name === 'consent')) {
+      // Forget the browser's sign-in: the page asks for credentials again.
+      sendHtml(res, 200, signInPage({ ...base, signedInAs: undefined } as never));
+      return;
+    }
+    let accountId = signedIn;
+    let flopsClientId = signedInCreds?.clientId;
+    if (!signedInCreds || form.has('flops_client_id')) {
+      const id = (form.get('flops_client_id') ?? '').trim();
+      const key = (form.get('flops_api_key') ?? '').trim();
+      const { signedInAs: _drop, ...fresh } = base;
+      if (!PLAUSIBLE_ID.test(id) || !PLAUSIBLE_KEY.test(key)) {
+        sendHtml(
+          res,
+          400,
+          signInPage({
+            ...fresh,
+            flopsClientId: id.slice(0, 64),
+            error: 'Enter the client id and API key from your Flops account settings.',
+          }),
+        );
+        return;
+      }
+      const check = await this.#o.checkCredentials({ clientId: id, apiKey: key });
+      if (check !== 'ok') {
+        const error =
+          check === 'refused'
+            ? 'Flops did not accept this client id and API key.'
+            : 'Flops could not be reached to check the key; nothing was stored. Try again in a minute.';
+        sendHtml(res, check === 'refused' ? 401 : 503, signInPage({ ...fresh, flopsClientId: id, error }));
+        return;
+      }
+      accountId = this.accountIdOf(id);
+      flopsClientId = id;
+      await this.#vault.put(accountId, { clientId: id, apiKey: key });
+    }
+    const chosen = SCOPES.filter(
+      (s) => s === 'flops:read' || (form.getAll('scope').includes(s) && requested.includes(s)),
+    );
+    const grant = details.grantId
+      ? ((await this.#provider.Grant.find(details.grantId)) ??
+        new this.#provider.Grant({ accountId: accountId!, clientId }))
+      : new this.#provider.Grant({ accountId: accountId!, clientId });
+    const missing = details.prompt.details;
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    grant.addResourceScope(this.resource, chosen.join(' '));
+    const refused = requested.filter((s) => !chosen.includes(s));
+    if (refused.length > 0) grant.rejectResourceScope(this.resource, refused.join(' '));
+    const grantId = await grant.save();
+    this.#o.log.info('oauth: access granted', { client: clientId.slice(0, 80), scopes: chosen.join(' ') });
+    await this.#provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: accountId! }, consent: { grantId } },
+      { mergeWithLastSubmission: false },
+    );
+    void flopsClientId;
+  }
+
+  /** A stable account id for a Flops client id, meaningless without the auth key. */
+  accountIdOf(flopsClientId: string): string {
+    return macOf(this.#accountKey, `flops:${flopsClientId}`).slice(0, 24);
+  }
+
+  #accountCookie(accountId: string | undefined): string {
+    const attrs = `Path=/oauth/account; HttpOnly; SameSite=Strict${this.#secure ? '; Secure' : ''}`;
+    if (!accountId) return `flops_account=; Max-Age=0; ${attrs}`;
+    const until = Math.floor(Date.now() / 1000) + 3600;
+    const value = `${accountId}.${until}`;
+    return `flops_account=${value}.${macOf(this.#accountKey, `cookie:${value}`)}; Max-Age=3600; ${attrs}`;
+  }
+
+  #accountFromCookie(req: IncomingMessage): string | undefined {
+    const [id, until, mac] = (cookies(req).get('flops_account') ?? '').split('.');
+    if (!id || !until || !mac) return undefined;
+    if (!sameText(mac, macOf(this.#accountKey, `cookie:${id}.${until}`))) return undefined;
+    return Number(until) > Date.now() / 1000 ? id : undefined;
+  }
+
+  async connections(accountId: string): Promise<AccountPage['account'] & object> {
+    const creds = await this.#vault.get(accountId);
+    const list = [];
+    for (const grantId of await this.#o.store.members(`acct:${accountId}:grants`)) {
+      const grant = await this.#provider.Grant.find(grantId).catch(() => undefined);
+      if (!grant) continue;
+      const client = await this.#provider.Client.find(grant.clientId).catch(() => undefined);
+      list.push({
+        grantId,
+        client: client?.clientName ? `${client.clientName} (${grant.clientId})` : grant.clientId,
+        scopes: (grant.getResourceScope(this.resource) ?? '').split(' ').filter(Boolean),
+        expires: grant.exp ? new Date(grant.exp * 1000).toISOString().slice(0, 16).replace('T', ' ') : '',
+      });
+    }
+    return { flopsClientId: creds?.clientId ?? '?', connections: list };
+  }
+
+  /** Ends one connection: the grant and every token issued under it. */
+  async revokeGrant(accountId: string, grantId: string): Promise<boolean> {
+    const grant = await this.#provider.Grant.find(grantId).catch(() => undefined);
+    if (!grant || grant.accountId !== accountId) return false;
+    await grant.destroy();
+    await this.#provider.Grant.adapter.revokeByGrantId(grantId);
+    return true;
+  }
+
+  /** Ends every connection of an account and forgets its credentials (the operator's `auth revoke`). */
+  async revokeAccount(accountId: string): Promise<number> {
+    let n = 0;
+    for (const grantId of await this.#o.store.members(`acct:${accountId}:grants`)) {
+      if (await this.revokeGrant(accountId, grantId)) n++;
+    }
+    await this.#o.store.delete(`acct:${accountId}:grants`);
+    await this.#vault.forget(accountId);
+    return n;
+  }
+
+  async accounts(): Promise<string[]> {
+    return this.#vault.accounts();
+  }
+
+  async #account(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const jar = cookies(req);
+    let csrf = jar.get('flops_csrf');
+    const setCsrf: string[] = [];
+    if (!csrf || !/^[\w-]{20,64}$/.test(csrf)) {
+      csrf = digestOf(`${Math.random()}${process.hrtime.bigint()}${crypto.randomUUID()}`).slice(0, 32);
+      setCsrf.push(
+        `flops_csrf=${csrf}; Path=/oauth/account; HttpOnly; SameSite=Strict${this.#secure ? '; Secure' : ''}`,
+      );
+    }
+    let accountId = this.#accountFromCookie(req);
+    const render = async (
+      status: number,
+      extra: { message?: string; error?: string } = {},
+      cookie?: string,
+    ) => {
+      const account =
+        accountId && (await this.#vault.get(accountId)) ? await this.connections(accountId) : undefined;
+      sendHtml(res, status, accountPage({ csrf: csrf!, ...(account ? { account } : {}), ...extra }), {
+        'Set-Cookie': [...setCsrf, ...(cookie ? [cookie] : [])],
+      });
+    };
+    if (req.method === 'GET') return render(200);
+    if (req.method !== 'POST') return render(405);
+    const form = await readForm(req);
+    if (!form || !jar.get('flops_csrf') || !sameText(form.get('csrf') ?? '', jar.get('flops_csrf')!)) {
+      sendHtml(res, 403, messagePage('Refused', 'The form was not sent from this page.'));
+      return;
+    }
+    const action = form.get('action');
+    if (action === 'login') {
+      const id = (form.get('flops_client_id') ?? '').trim();
+      const key = (form.get('flops_api_key') ?? '').trim();
+      const check =
+        PLAUSIBLE_ID.test(id) && PLAUSIBLE_KEY.test(key)
+          ? await this.#o.checkCredentials({ clientId: id, apiKey: key })
+          : 'refused';
+      if (check !== 'ok') {
+        accountId = undefined;
+        return render(check === 'refused' ? 401 : 503, {
+          error:
+            check === 'refused'
+              ? 'Flops did not accept this client id and API key.'
+              : 'Flops could not be reached: try again.',
+        });
+      }
+      accountId = this.accountIdOf(id);
+      // The key that was just checked replaces the kept one.
+      await this.#vault.put(accountId, { clientId: id, apiKey: key });
+      return render(200, {}, this.#accountCookie(accountId));
+    }
+    if (!accountId) return render(401, { error: 'Sign in first.' });
+    if (action === 'revoke') {
+      const ok = await this.revokeGrant(accountId, form.get('grant') ?? '');
+      this.#o.log.info('oauth: access revoked by the user');
+      return render(ok ? 200 : 404, ok ? { message: 'Access revoked.' } : { error: 'No such connection.' });
+    }
+    if (action === 'revoke-all') {
+      const n = await this.revokeAccount(accountId);
+      this.#o.log.info('oauth: account revoked by the user', { connections: n });
+      accountId = undefined;
+      return render(
+        200,
+        { message: `${n} connection(s) revoked; your API key is no longer kept.` },
+        this.#accountCookie(undefined),
+      );
+    }
+    if (action === 'logout') {
+      accountId = undefined;
+      return render(200, { message: 'Signed out.' }, this.#accountCookie(undefined));
+    }
+    return render(400, { error: 'Unknown action.' });
+  }
+}
+
+interface InteractionDetails {
+  uid: string;
+  params: Record<string, unknown>;
+  prompt: { name: string; details: { missingOIDCScope?: string[]; missingOIDCClaims?: string[] } };
+  session?: { accountId?: string };
+  grantId?: string;
+}
+
+interface GrantLike {
+  accountId: string;
+  clientId: string;
+  exp?: number;
+  addOIDCScope(scope: string): void;
+  addOIDCClaims(claims: string[]): void;
+  addResourceScope(resource: string, scope: string): void;
+  rejectResourceScope(resource: string, scope: string): void;
+  getResourceScope(resource: string): string | undefined;
+  save(): Promise<string>;
+  destroy(): Promise<void>;
+}
+
+interface ProviderLike {
+  proxy: boolean;
+  callback(): (req: IncomingMessage, res: ServerResponse) => void;
+  on(event: string, listener: (...args: never[]) => void): void;
+  interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
+  interactionFinished(
+    req: IncomingMessage,
+    res: ServerResponse,
+    result: unknown,
+    options: { mergeWithLastSubmission: boolean },
+  ): Promise<void>;
+  AccessToken: {
+    find(
+      token: string,
+    ): Promise<
+      | { accountId?: string; clientId: string; aud: string | string[]; scope?: string; exp: number }
+      | undefined
+    >;
+  };
+  Client: { find(id: string): Promise<{ clientName?: string } | undefined> };
+  Grant: {
+    new (init: { accountId: string; clientId: string }): GrantLike;
+    find(id: string): Promise<GrantLike | undefined>;
+    adapter: { revokeByGrantId(id: string): Promise<void> };
+  };
+}
