@@ -168,6 +168,9 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   plugins: [lazyDependencies],
+  // Loaded only with --auth oauth, from node_modules: lmdb has a native addon; the OAuth server and
+  // its JOSE library stay the packages as published.
+  external: ['oidc-provider', 'lmdb', 'jose'],
   define: {
     __FLOPS_TOOL_DEFINITIONS__: JSON.stringify(await toolDefinitions()),
     __FLOPS_INITIALIZE__: JSON.stringify(await initializeTemplate()),

@@ -167,6 +167,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   if (config.http) {
     const { startHttpServer, HttpConfigError } = await import('./http/server.js');
     const shared = api.credentials ? newClient(api.credentials) : undefined;
+    const oauth =
+      config.auth === 'oauth'
+        ? await (await import('./auth/index.js')).setUpOAuth(config, { log, newClient })
+        : undefined;
     const http = await startHttpServer({
       host: config.host,
       port: config.port,
@@ -183,14 +187,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       // Counts, never the rules themselves.
       health: () => ({
         mode: config.sandbox ? 'sandbox' : 'live',
+        auth: config.auth,
         readOnly: config.readOnly,
         protectedRules: config.protect.length,
         allowedVms: config.allowVms?.length ?? null,
         allowedTenants: config.allowTenants?.length ?? null,
       }),
-      allowedHosts: config.allowedHosts,
+      allowedHosts: oauth?.publicHost ? [...config.allowedHosts, oauth.publicHost] : config.allowedHosts,
       allowedOrigins: config.allowedOrigins,
-    }).catch((err: unknown) => {
+      oauth: oauth?.gate,
+    }).catch(async (err: unknown) => {
+      await oauth?.close();
       throw err instanceof HttpConfigError ? new UsageError(err.message) : err;
     });
     log.info(
@@ -201,6 +208,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     stop = async () => {
       await http.close();
       await shared?.close();
+      await oauth?.close();
     };
     done = new Promise<void>(() => {});
   } else {

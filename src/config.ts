@@ -3,6 +3,7 @@
  * table (settings.ts) names them. Flags win over the environment. Anything invalid — an unknown toolset or tool name, a bad number — is a
  * UsageError naming the valid values; the CLI prints it and exits with code 2.
  */
+import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Toolset } from './api/operations.js';
 import { isLoopbackHost } from './http/guards.js';
@@ -48,6 +49,14 @@ export interface Config {
    * each process makes its own.
    */
   authKey: Uint8Array | undefined;
+  /** --auth / FLOPS_MCP_AUTH: `oauth` turns on MCP authorization over HTTP. */
+  auth: 'none' | 'oauth';
+  /** FLOPS_MCP_PUBLIC_URL: the URL clients use; its origin is the OAuth issuer. */
+  publicUrl: URL | undefined;
+  /** FLOPS_MCP_AUTH_ISSUER: an external authorization server whose tokens are accepted. */
+  authIssuer: URL | undefined;
+  /** FLOPS_MCP_AUTH_STORE: the embedded sign-in store's directory. */
+  authStore: string;
   /** FLOPS_PROTECT: VM ids and name patterns (`prod-*`, `db?`) no destructive tool may touch. */
   protect: string[];
   /** FLOPS_SAFETY_SNAPSHOT: a snapshot before every risky change (reinstall, rollback, keys, disk, tariff). */
@@ -103,6 +112,19 @@ function authKey(value: string | undefined): Uint8Array | undefined {
     );
   }
   return key;
+}
+
+/** An http(s) URL without credentials, query or fragment. */
+function url(name: string, value: string | undefined): URL | undefined {
+  if (value === undefined) return undefined;
+  const parsed = URL.parse(value.trim());
+  if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+    throw new UsageError(`${name} must be an http(s) URL, got "${value.slice(0, 80)}"`);
+  }
+  if (parsed.username || parsed.password || parsed.search || parsed.hash) {
+    throw new UsageError(`${name} must be a plain URL, without credentials, query or fragment`);
+  }
+  return parsed;
 }
 
 function list(value: string | undefined): string[] {
@@ -179,10 +201,18 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     throw new UsageError(`--port must be a whole number from 0 (a free port) to 65535, got "${portText}"`);
   }
 
+  const authSetting = settingOf('auth');
+  const auth = fallback('auth').trim().toLowerCase();
+  if (!authSetting.choices!.includes(auth)) {
+    throw new UsageError(`--auth must be ${authSetting.choices!.join(' or ')}, got "${auth.slice(0, 40)}"`);
+  }
+  const publicUrl = url(settingOf('publicUrl').env!, nonEmpty('publicUrl'));
+  const authIssuer = url(settingOf('authIssuer').env!, nonEmpty('authIssuer'));
+
   const host = fallback('host');
   const http = on('http');
   const token = nonEmpty('token');
-  if (http && !token && !isLoopbackHost(host)) {
+  if (http && !token && auth !== 'oauth' && !isLoopbackHost(host)) {
     throw new UsageError(
       `refusing to listen on ${host}, which is not a loopback address, without FLOPS_MCP_TOKEN (clients then send "Authorization: Bearer <token>"); or bind 127.0.0.1`,
     );
@@ -210,6 +240,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     allowedHosts: list(given('allowedHosts')),
     allowedOrigins: list(given('allowedOrigins')),
     authKey: authKey(given('authKey')),
+    auth: auth as Config['auth'],
+    publicUrl,
+    authIssuer,
+    authStore: fallback('authStore').replace(/^~(?=\/|$)/, homedir()),
     protect: list(given('protect')),
     safetySnapshots: on('safetySnapshots'),
     allowVms: ids(settingOf('allowVms').env!, given('allowVms')),

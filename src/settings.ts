@@ -273,7 +273,44 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'secret',
     group: 'http',
     meaning:
-      'At least 32 random bytes in base64 (`openssl rand -base64 32`): the key of the sealed confirmation state and of task ids; replicas share it; unset, each process makes its own',
+      'At least 32 random bytes in base64 (`openssl rand -base64 32`): the key of the sealed confirmation state, task ids and, with --auth oauth, of the sign-in store; replicas share it; unset, each process makes its own',
+  },
+  {
+    key: 'auth',
+    flag: '--auth',
+    arg: 'MODE',
+    env: 'FLOPS_MCP_AUTH',
+    kind: 'choice',
+    group: 'http',
+    default: 'none',
+    choices: ['none', 'oauth'],
+    meaning:
+      'HTTP sign-in: none, or oauth (MCP authorization: a sign-in page where each user enters their Flops key once; needs FLOPS_MCP_AUTH_KEY and FLOPS_MCP_PUBLIC_URL except with --sandbox)',
+  },
+  {
+    key: 'publicUrl',
+    env: 'FLOPS_MCP_PUBLIC_URL',
+    kind: 'url',
+    group: 'http',
+    meaning:
+      'The URL clients use (e.g. https://mcp.example.com/mcp): the OAuth issuer and the resource its tokens are for',
+  },
+  {
+    key: 'authIssuer',
+    env: 'FLOPS_MCP_AUTH_ISSUER',
+    kind: 'url',
+    group: 'http',
+    meaning:
+      'With --auth oauth: an external authorization server (issuer URL) whose JWT access tokens are accepted instead of the built-in one',
+  },
+  {
+    key: 'authStore',
+    env: 'FLOPS_MCP_AUTH_STORE',
+    kind: 'path',
+    group: 'http',
+    default: '~/.local/state/flops-mcp/auth',
+    meaning:
+      'With --auth oauth: the directory of the embedded sign-in store (clients, grants, token digests, encrypted Flops keys)',
   },
   {
     key: 'logLevel',

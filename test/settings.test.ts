@@ -44,6 +44,9 @@ function sample(s: Setting): string {
     protect: 'prod-*,85561',
     allowVms: '85561,85662',
     allowTenants: '111',
+    publicUrl: 'https://mcp.example.com/mcp',
+    authIssuer: 'https://id.example.com/',
+    authStore: '/tmp/flops-auth-sample',
   };
   const value =
     samples[s.key] ??

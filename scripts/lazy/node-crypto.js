@@ -10,3 +10,8 @@ export const randomUUID = (...args) => crypto().randomUUID(...args);
 export const timingSafeEqual = (...args) => crypto().timingSafeEqual(...args);
 export const randomBytes = (...args) => crypto().randomBytes(...args);
 export const createHmac = (...args) => crypto().createHmac(...args);
+export const createCipheriv = (...args) => crypto().createCipheriv(...args);
+export const createDecipheriv = (...args) => crypto().createDecipheriv(...args);
+export const hkdfSync = (...args) => crypto().hkdfSync(...args);
+export const createPrivateKey = (...args) => crypto().createPrivateKey(...args);
+export const createPublicKey = (...args) => crypto().createPublicKey(...args);

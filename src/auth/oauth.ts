@@ -12,7 +12,7 @@
  * A user's Flops client id and API key are entered once on the sign-in page, checked with one
  * provider read, and kept encrypted (CredentialVault); tokens carry only an opaque account id.
  */
-import { createPrivateKey, createPublicKey, timingSafeEqual } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import { type AccountPage, accountPage, messagePage, SCOPES, type Scope, signInPage } from './pages.js';
@@ -24,6 +24,16 @@ import {
   type FlopsCredentials,
   macOf,
 } from './store.js';
+import {
+  challengeFor,
+  cookies,
+  readForm,
+  resourceMetadata,
+  sameText,
+  sendHtml,
+  sendJson,
+  serveResourceMetadata,
+} from './web.js';
 
 export { SCOPES, type Scope } from './pages.js';
 
@@ -131,75 +141,9 @@ function signingJwk(authKey: Uint8Array): Record<string, string> {
   return { ...jwk, kid, alg: 'EdDSA', use: 'sig' };
 }
 
-/** `a=b; c=d` → map (first value wins). */
-function cookies(req: IncomingMessage): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (!map.has(name)) map.set(name, decodeURIComponent(part.slice(eq + 1).trim()));
-  }
-  return map;
-}
-
-/** An `application/x-www-form-urlencoded` body of at most 8 KiB. */
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > 8192) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
-function sendHtml(
-  res: ServerResponse,
-  status: number,
-  html: string,
-  headers: Record<string, string | string[]> = {},
-): void {
-  res.writeHead(status, {
-    'Content-Type': 'text/html; charset=utf-8',
-    'Cache-Control': 'no-store',
-    'Content-Security-Policy':
-      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    'X-Frame-Options': 'DENY',
-    'Referrer-Policy': 'no-referrer',
-    ...headers,
-  });
-  res.end(html);
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Cache-Control': 'no-store',
-    'Access-Control-Allow-Origin': '*',
-    ...headers,
-  });
-  res.end(text);
-}
-
-const sameText = (a: string, b: string): boolean => {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-};
-
 /** Client ids and keys as Flops issues them: printable, no spaces, bounded. */
 const PLAUSIBLE_ID = /^[\x21-\x7e]{1,64}$/;
-const PLAUSIBLE_KEY = /^[\x21-\x7e]{8,256}$/;
+const PLAUSIBLE_KEY = /^[\x21-\x7e]{1,256}$/;
 
 export class OAuthServer {
   readonly issuer: string;
@@ -329,27 +273,13 @@ export class OAuthServer {
     return new OAuthServer(o, provider);
   }
 
-  /** RFC 9728: where this resource's tokens come from. */
-  protectedResourceMetadata(): Record<string, unknown> {
-    return {
-      resource: this.resource,
-      authorization_servers: [this.issuer],
-      scopes_supported: [...SCOPES],
-      bearer_methods_supported: ['header'],
-      resource_name: 'Flops virtual servers (flops-mcp)',
-    };
-  }
-
   /** The `WWW-Authenticate` value of a 401 or 403. */
   challenge(
     error?: 'invalid_token' | 'insufficient_scope',
-    scope: readonly string[] = SCOPES,
+    scope?: readonly string[],
     description?: string,
   ): string {
-    const parts = [`resource_metadata="${this.metadataUrl}"`, `scope="${scope.join(' ')}"`];
-    if (error) parts.unshift(`error="${error}"`);
-    if (description) parts.push(`error_description="${description.replace(/["\\]/g, '')}"`);
-    return `Bearer ${parts.join(', ')}`;
+    return challengeFor(this.metadataUrl, error, scope, description);
   }
 
   /**
@@ -377,16 +307,8 @@ export class OAuthServer {
   /** Serves the OAuth routes; false when the path is not one of them. */
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
     const path = url.pathname;
-    if (
-      path === '/.well-known/oauth-protected-resource' ||
-      path === '/.well-known/oauth-protected-resource/mcp'
-    ) {
-      if (req.method === 'OPTIONS') {
-        res.writeHead(204, { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Methods': 'GET' });
-        res.end();
-      } else sendJson(res, 200, this.protectedResourceMetadata(), { 'Cache-Control': 'public, max-age=300' });
+    if (serveResourceMetadata(req, res, path, () => resourceMetadata(this.resource, this.issuer)))
       return true;
-    }
     if (path === '/.well-known/oauth-authorization-server' || path === '/.well-known/openid-configuration') {
       // RFC 8414 and OpenID discovery: the same document.
       req.url = `/.well-known/openid-configuration${url.search}`;

@@ -124,3 +124,21 @@ ${rows ? `<table><thead><tr><th>Assistant</th><th>May</th><th>Until</th><th></th
 export function messagePage(title: string, message: string): string {
   return page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`);
 }
+
+export function credentialsPage(p: {
+  action: string;
+  csrf: string;
+  error?: string;
+  flopsClientId?: string;
+}): string {
+  return page(
+    'Flops credentials',
+    `<h1>Your Flops credentials</h1>
+<p class="muted">Entered once: checked with one read at Flops, then kept encrypted on this server for your account. Never shown again, logged, or put in a token.</p>
+${p.error ? `<p class="error" role="alert">${escapeHtml(p.error)}</p>` : ''}
+<form method="post" action="${escapeHtml(p.action)}"><input type="hidden" name="csrf" value="${escapeHtml(p.csrf)}">
+<label for="client_id">Flops client id</label><input type="text" id="client_id" name="flops_client_id" required maxlength="64" autocomplete="username" value="${escapeHtml(p.flopsClientId ?? '')}">
+<label for="api_key">Flops API key</label><input type="password" id="api_key" name="flops_api_key" required maxlength="256" autocomplete="current-password">
+<button type="submit">Save</button></form>`,
+  );
+}

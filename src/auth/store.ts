@@ -4,7 +4,7 @@
  *
  * - `EmbeddedStore`: LMDB in one directory, the default: nothing to install, survives restarts,
  *   and several processes on one host may open it at once;
- * - `RedisStore` (redis.ts): when replicas on several hosts serve together (FLOPS_REDIS_URL).
+ * - a shared store when replicas on several hosts serve together.
  *
  * Values are JSON; every entry may expire. Sets hold small indexes (a grant's tokens, an account's
  * grants); `incr` counts in fixed windows (registration limits, the client cap).

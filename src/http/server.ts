@@ -28,13 +28,37 @@ import {
   readCredentialHeaders,
   refusalOf,
 } from './guards.js';
+import { missingScopes } from './scopes.js';
 import { type Resolved, SessionStore } from './sessions.js';
 import { PerRequestServing } from './stateless.js';
+import { idOf } from './web.js';
 
 export { type Credentials, isLoopbackHost } from './guards.js';
 
 export const MCP_PATH = '/mcp';
 export const HEALTH_PATH = '/healthz';
+
+/**
+ * MCP authorization (`--auth oauth`, auth/oauth.ts): the sign-in routes beside `/mcp`, and who a
+ * request's access token belongs to. Each signed-in account brings its own Flops credentials.
+ */
+export interface OAuthGate {
+  /** Serves the OAuth and well-known routes; false when the path is none of them. */
+  handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
+  /**
+   * The token's scopes and account's credentials; or, for a valid token of an account whose
+   * credentials are not kept yet (an external authorization server), the link to enter them.
+   */
+  authenticate(
+    authorization: string | undefined,
+  ): Promise<{ scopes: string[]; credentials: Credentials } | { scopes: string[]; link: string } | undefined>;
+  /** The `WWW-Authenticate` value of a 401 or 403. */
+  challenge(
+    error?: 'invalid_token' | 'insufficient_scope',
+    scope?: readonly string[],
+    description?: string,
+  ): string;
+}
 
 export interface HttpServerOptions {
   /** Interface to bind; loopback unless a token is given. */
@@ -63,6 +87,11 @@ export interface HttpServerOptions {
     client: FlopsClient,
     info: { stateless: boolean; publish: (uri: string) => void; era: 'modern' | 'legacy' },
   ) => McpServer;
+  /**
+   * With `--auth oauth`: made once the server listens (the issuer may be its own address). Every
+   * `/mcp` request then needs an access token (or FLOPS_MCP_TOKEN, for header-mode clients).
+   */
+  oauth?: ((url: URL) => Promise<OAuthGate>) | undefined;
   /** Merged into `GET /healthz` (version, mode, readOnly…): never a secret. */
   health: () => Record<string, unknown>;
   /** Extra `Host` values: `name:port` exactly, or `name` on any port (a reverse proxy's name). */
@@ -160,7 +189,7 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 
 export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerHandle> {
   const token = o.token === '' ? undefined : o.token;
-  if (!isLoopbackHost(o.host) && token === undefined) {
+  if (!isLoopbackHost(o.host) && token === undefined && o.oauth === undefined) {
     throw new HttpConfigError(
       `Refusing to listen on ${o.host}, which is not a loopback address, without a token: ` +
         'set FLOPS_MCP_TOKEN (clients then send "Authorization: Bearer <token>"), or bind 127.0.0.1.',
@@ -225,6 +254,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
   let wake: (() => void) | undefined;
   // Set once listening; requests cannot arrive before.
   let lists = allowLists(o.host, o.port, o.allowedHosts, o.allowedOrigins);
+  /** The OAuth gate, made once the address is known (requests wait for it). */
+  let oauthReady: Promise<OAuthGate> | undefined;
 
   /** The parsed body, or undefined once an error has been answered. */
   async function readBody(
@@ -276,26 +307,67 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
       return;
     }
     if (url.pathname === HEALTH_PATH) return handleHealth(req, res);
+    const oauth = o.oauth ? await oauthReady : undefined;
     if (url.pathname !== MCP_PATH) {
+      if (oauth && (await oauth.handle(req, res, url))) return;
       rpcError(res, 404, -32000, `Not found: the MCP endpoint is ${MCP_PATH}`);
       return;
     }
     const refusal = refusalOf(
       { method: req.method, headers: req.headers, url },
-      { lists, checkToken, stateless: o.stateless },
+      { lists, checkToken: oauth ? undefined : checkToken, stateless: o.stateless },
     );
     if (refusal) {
       log[refusal.level](`http request refused: ${refusal.why}`);
       rpcError(res, refusal.status, refusal.code, refusal.message, refusal.headers);
       return;
     }
-    const creds = readCredentialHeaders(req.headers);
+    let creds = readCredentialHeaders(req.headers);
+    /** The access token's scopes; undefined: no OAuth (or FLOPS_MCP_TOKEN with credential headers). */
+    let scopes: string[] | undefined;
+    const authorization = req.headers.authorization;
+    if (oauth && !checkToken?.(authorization)) {
+      const who = await oauth.authenticate(authorization);
+      if (!who) {
+        log.debug('http request refused: no valid access token');
+        rpcError(res, 401, -32001, 'Unauthorized: sign in (OAuth) to use this server', {
+          'WWW-Authenticate': oauth.challenge(authorization ? 'invalid_token' : undefined),
+        });
+        return;
+      }
+      if ('link' in who) {
+        rpcError(
+          res,
+          403,
+          -32001,
+          `Signed in, but this server does not know your Flops credentials yet: enter your Flops client id and API key once at ${who.link} and try again`,
+          {},
+        );
+        return;
+      }
+      creds = { kind: 'some', creds: who.credentials };
+      scopes = who.scopes;
+    }
     const own = creds.kind === 'some' ? creds.creds : undefined;
     let body: unknown;
     if (req.method === 'POST') {
       const read = await readBody(req, res);
       if (read === undefined) return;
       body = read.value;
+      const missing = oauth && scopes ? missingScopes(body, scopes) : [];
+      if (oauth && missing.length > 0) {
+        const wanted = [...new Set([...(scopes ?? []), ...missing])];
+        log.debug('http request refused: insufficient scope', { missing: missing.join(' ') });
+        rpcError(
+          res,
+          403,
+          -32001,
+          `Forbidden: this needs the ${missing.join(' and ')} permission, which was not granted`,
+          { 'WWW-Authenticate': oauth.challenge('insufficient_scope', wanted, `needs ${missing.join(' ')}`) },
+          idOf(body),
+        );
+        return;
+      }
       // The revision is in the message itself (its `_meta` envelope) or, for a malformed one, in
       // the protocol-version header: the SDK's modern path answers it (-32602 with its id).
       if (
@@ -378,6 +450,13 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
         ? '[::1]'
         : authorityHost(o.host);
   const url = `http://${shownHost}:${port}${MCP_PATH}`;
+  if (o.oauth) {
+    oauthReady = o.oauth(new URL(url));
+    await oauthReady.catch((err: unknown) => {
+      httpServer.close();
+      throw err;
+    });
+  }
 
   const sweeper = setInterval(() => sessions.sweep(), Math.max(20, Math.min(60_000, Math.floor(idleMs / 2))));
   sweeper.unref();
@@ -385,7 +464,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
   log.info('http listening', {
     url,
     stateless: o.stateless,
-    auth: token ? 'bearer' : 'none',
+    auth: o.oauth ? (token ? 'oauth+bearer' : 'oauth') : token ? 'bearer' : 'none',
     perUserCredentials: true,
   });
 

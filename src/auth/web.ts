@@ -1,0 +1,116 @@
+/**
+ * What the OAuth pages and routes share: form and cookie reading, HTML and JSON answers with the
+ * pages' security headers, the protected-resource metadata and the `WWW-Authenticate` challenge.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SCOPES } from './pages.js';
+
+/** `a=b; c=d` → map (first value wins). */
+export function cookies(req: IncomingMessage): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (!map.has(name)) map.set(name, decodeURIComponent(part.slice(eq + 1).trim()));
+  }
+  return map;
+}
+
+/** An `application/x-www-form-urlencoded` body of at most 8 KiB. */
+export async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 8192) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+export function sendHtml(
+  res: ServerResponse,
+  status: number,
+  html: string,
+  headers: Record<string, string | string[]> = {},
+): void {
+  res.writeHead(status, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'Content-Security-Policy':
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'no-referrer',
+    ...headers,
+  });
+  res.end(html);
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-store',
+    'Access-Control-Allow-Origin': '*',
+    ...headers,
+  });
+  res.end(text);
+}
+
+export const sameText = (a: string, b: string): boolean => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+/** RFC 9728: where the tokens of `resource` come from. */
+export function resourceMetadata(resource: string, issuer: string): Record<string, unknown> {
+  return {
+    resource,
+    authorization_servers: [issuer],
+    scopes_supported: [...SCOPES],
+    bearer_methods_supported: ['header'],
+    resource_name: 'Flops virtual servers (flops-mcp)',
+  };
+}
+
+/** The protected-resource metadata routes (both RFC 9728 locations); false for other paths. */
+export function serveResourceMetadata(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  metadata: () => unknown,
+): boolean {
+  if (
+    path !== '/.well-known/oauth-protected-resource' &&
+    path !== '/.well-known/oauth-protected-resource/mcp'
+  )
+    return false;
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Methods': 'GET' });
+    res.end();
+  } else sendJson(res, 200, metadata(), { 'Cache-Control': 'public, max-age=300' });
+  return true;
+}
+
+/** The `WWW-Authenticate` value of a 401 or 403 (RFC 6750, RFC 9728). */
+export function challengeFor(
+  metadataUrl: string,
+  error?: 'invalid_token' | 'insufficient_scope',
+  scope: readonly string[] = SCOPES,
+  description?: string,
+): string {
+  const parts = [`resource_metadata="${metadataUrl}"`, `scope="${scope.join(' ')}"`];
+  if (error) parts.unshift(`error="${error}"`);
+  if (description) parts.push(`error_description="${description.replace(/["\\]/g, '')}"`);
+  return `Bearer ${parts.join(', ')}`;
+}
