@@ -183,7 +183,8 @@ export class OAuthServer {
       clients: [],
       findAccount: async (_ctx: unknown, sub: string) =>
         (await vault.get(sub)) ? { accountId: sub, claims: async () => ({ sub }) } : undefined,
-      scopes: ['openid', 'offline_access'],
+      // Named here too, so that client metadata and discovery may list them; granted per resource.
+      scopes: ['openid', 'offline_access', ...SCOPES],
       claims: { openid: ['sub'] },
       cookies: {
         keys: [deriveKey(o.authKey, 'cookies').toString('base64')],
@@ -225,6 +226,21 @@ export class OAuthServer {
       issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) =>
         client.grantTypeAllowed('refresh_token'),
       rotateRefreshToken: true,
+      // The grant this browser gave the client before, unless the client now asks for a scope the
+      // user declined then: the user is asked again (step-up after a refusal).
+      loadExistingGrant: async (ctx: GrantContext) => {
+        const justGiven = ctx.oidc.result?.consent?.grantId;
+        const grantId = justGiven ?? ctx.oidc.session?.grantIdFor(ctx.oidc.client.clientId);
+        if (!grantId) return undefined;
+        const grant = await ctx.oidc.provider.Grant.find(grantId);
+        if (!grant || justGiven) return grant;
+        const declined =
+          `${grant.getRejectedResourceScope(resource) ?? ''} ${grant.getRejectedOIDCScope() ?? ''}`.split(
+            ' ',
+          );
+        const asked = String(ctx.oidc.params['scope'] ?? '').split(' ');
+        return asked.some((s) => s !== '' && declined.includes(s)) ? undefined : grant;
+      },
       routes: {
         authorization: '/oauth/authorize',
         token: '/oauth/token',
@@ -441,7 +457,6 @@ export class OAuthServer {
       return;
     }
     let accountId = signedIn;
-    let flopsClientId = signedInCreds?.clientId;
     if (!signedInCreds || form.has('flops_client_id')) {
       const id = (form.get('flops_client_id') ?? '').trim();
       const key = (form.get('flops_api_key') ?? '').trim();
@@ -468,7 +483,6 @@ export class OAuthServer {
         return;
       }
       accountId = this.accountIdOf(id);
-      flopsClientId = id;
       await this.#vault.put(accountId, { clientId: id, apiKey: key });
     }
     const chosen = SCOPES.filter(
@@ -479,20 +493,29 @@ export class OAuthServer {
         new this.#provider.Grant({ accountId: accountId!, clientId }))
       : new this.#provider.Grant({ accountId: accountId!, clientId });
     const missing = details.prompt.details;
-    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    // The flops scopes are named among the server's scopes too (client metadata may list them):
+    // granted and declined alike on both sides, so that the prompt is answered.
+    const refused = requested.filter((s) => !chosen.includes(s));
+    // The login prompt comes first and names no missing scope: take the request's own.
+    const asked = String(details.params['scope'] ?? '').split(' ');
+    const oidc = [...(missing.missingOIDCScope ?? []), ...asked].filter(
+      (s) => s === 'openid' || s === 'offline_access',
+    );
+    grant.addOIDCScope([...oidc, ...chosen].join(' '));
+    if (refused.length > 0) grant.rejectOIDCScope(refused.join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
     grant.addResourceScope(this.resource, chosen.join(' '));
-    const refused = requested.filter((s) => !chosen.includes(s));
     if (refused.length > 0) grant.rejectResourceScope(this.resource, refused.join(' '));
     const grantId = await grant.save();
     this.#o.log.info('oauth: access granted', { client: clientId.slice(0, 80), scopes: chosen.join(' ') });
+    // The account page of this browser opens without signing in again.
+    res.setHeader('Set-Cookie', this.#accountCookie(accountId));
     await this.#provider.interactionFinished(
       req,
       res,
       { login: { accountId: accountId! }, consent: { grantId } },
       { mergeWithLastSubmission: false },
     );
-    void flopsClientId;
   }
 
   /** A stable account id for a Flops client id, meaningless without the auth key. */
@@ -515,21 +538,45 @@ export class OAuthServer {
     return Number(until) > Date.now() / 1000 ? id : undefined;
   }
 
+  /** An account's connections: one per client (a step-up may have added a grant), scopes merged. */
   async connections(accountId: string): Promise<AccountPage['account'] & object> {
     const creds = await this.#vault.get(accountId);
-    const list = [];
+    const byClient = new Map<string, { client: string; scopes: Set<string>; exp: number }>();
     for (const grantId of await this.#o.store.members(`acct:${accountId}:grants`)) {
       const grant = await this.#provider.Grant.find(grantId).catch(() => undefined);
       if (!grant) continue;
-      const client = await this.#provider.Client.find(grant.clientId).catch(() => undefined);
-      list.push({
-        grantId,
-        client: client?.clientName ? `${client.clientName} (${grant.clientId})` : grant.clientId,
-        scopes: (grant.getResourceScope(this.resource) ?? '').split(' ').filter(Boolean),
-        expires: grant.exp ? new Date(grant.exp * 1000).toISOString().slice(0, 16).replace('T', ' ') : '',
-      });
+      let entry = byClient.get(grant.clientId);
+      if (!entry) {
+        const client = await this.#provider.Client.find(grant.clientId).catch(() => undefined);
+        entry = {
+          client: client?.clientName ? `${client.clientName} (${grant.clientId})` : grant.clientId,
+          scopes: new Set(),
+          exp: 0,
+        };
+        byClient.set(grant.clientId, entry);
+      }
+      for (const s of (grant.getResourceScope(this.resource) ?? '').split(' ')) if (s) entry.scopes.add(s);
+      entry.exp = Math.max(entry.exp, grant.exp ?? 0);
     }
-    return { flopsClientId: creds?.clientId ?? '?', connections: list };
+    return {
+      flopsClientId: creds?.clientId ?? '?',
+      connections: [...byClient].map(([clientId, e]) => ({
+        clientId,
+        client: e.client,
+        scopes: SCOPES.filter((s) => e.scopes.has(s)),
+        expires: e.exp ? new Date(e.exp * 1000).toISOString().slice(0, 16).replace('T', ' ') : '',
+      })),
+    };
+  }
+
+  /** Ends an account's connection with one client: its grants and every token issued under them. */
+  async revokeClient(accountId: string, clientId: string): Promise<number> {
+    let n = 0;
+    for (const grantId of await this.#o.store.members(`acct:${accountId}:grants`)) {
+      const grant = await this.#provider.Grant.find(grantId).catch(() => undefined);
+      if (grant?.clientId === clientId && (await this.revokeGrant(accountId, grantId))) n++;
+    }
+    return n;
   }
 
   /** Ends one connection: the grant and every token issued under it. */
@@ -609,7 +656,7 @@ export class OAuthServer {
     }
     if (!accountId) return render(401, { error: 'Sign in first.' });
     if (action === 'revoke') {
-      const ok = await this.revokeGrant(accountId, form.get('grant') ?? '');
+      const ok = (await this.revokeClient(accountId, form.get('client') ?? '')) > 0;
       this.#o.log.info('oauth: access revoked by the user');
       return render(ok ? 200 : 404, ok ? { message: 'Access revoked.' } : { error: 'No such connection.' });
     }
@@ -631,6 +678,16 @@ export class OAuthServer {
   }
 }
 
+interface GrantContext {
+  oidc: {
+    result?: { consent?: { grantId?: string } };
+    session?: { grantIdFor(clientId: string): string | undefined };
+    client: { clientId: string };
+    params: Record<string, unknown>;
+    provider: { Grant: { find(id: string): Promise<GrantLike | undefined> } };
+  };
+}
+
 interface InteractionDetails {
   uid: string;
   params: Record<string, unknown>;
@@ -647,7 +704,10 @@ interface GrantLike {
   addOIDCClaims(claims: string[]): void;
   addResourceScope(resource: string, scope: string): void;
   rejectResourceScope(resource: string, scope: string): void;
+  rejectOIDCScope(scope: string): void;
   getResourceScope(resource: string): string | undefined;
+  getRejectedResourceScope(resource: string): string | undefined;
+  getRejectedOIDCScope(): string | undefined;
   save(): Promise<string>;
   destroy(): Promise<void>;
 }

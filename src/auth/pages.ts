@@ -79,7 +79,7 @@ ${scopeBoxes(offered, p.requested)}
 }
 
 export interface Connection {
-  grantId: string;
+  clientId: string;
   client: string;
   scopes: readonly string[];
   expires: string;
@@ -109,7 +109,7 @@ export function accountPage(p: AccountPage): string {
   const rows = p.account.connections
     .map(
       (c) =>
-        `<tr><td>${escapeHtml(c.client)}</td><td>${escapeHtml(c.scopes.join(' '))}</td><td>${escapeHtml(c.expires)}</td><td><form method="post" action="/oauth/account">${hidden}<input type="hidden" name="grant" value="${escapeHtml(c.grantId)}"><button type="submit" name="action" value="revoke">Revoke</button></form></td></tr>`,
+        `<tr><td>${escapeHtml(c.client)}</td><td>${escapeHtml(c.scopes.join(' '))}</td><td>${escapeHtml(c.expires)}</td><td><form method="post" action="/oauth/account">${hidden}<input type="hidden" name="client" value="${escapeHtml(c.clientId)}"><button type="submit" name="action" value="revoke">Revoke</button></form></td></tr>`,
     )
     .join('');
   return page(
