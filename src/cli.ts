@@ -243,8 +243,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const why = await Promise.race([done.then(() => 'stdin closed'), signalled]);
   log.info(`stopping (${why})`);
   await stop().catch(() => undefined);
-  // The spans of the calls that just finished go out before the process does.
-  await tracing?.shutdown();
+  // The spans of the calls that just finished go out before the process does (a collector that
+  // does not answer may hold the exit 3 s at most).
+  if (tracing) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      tracing.shutdown(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 3_000);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
   await audit?.close().catch(() => undefined);
   await api.close().catch(() => undefined);
   return 0;
