@@ -59,13 +59,29 @@ function callerContext(traceparent: string | undefined, tracestate: string | und
   return propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
 }
 
-function ended(span: Span, attributes: Attributes, error: boolean, thrown: unknown): void {
-  span.setAttributes(attributes);
-  if (thrown !== undefined) {
-    // The error's class and a fixed message: its text may quote what the provider said.
-    span.setStatus({ code: SpanStatusCode.ERROR, message: (thrown as Error)?.name ?? 'Error' });
-  } else if (error) span.setStatus({ code: SpanStatusCode.ERROR });
-  span.end();
+/**
+ * Run `run` in `span` and end it with what `end()` says once it is done: its attributes, and
+ * whether it failed. A throw marks the span failed with the error's class only (its message may
+ * quote what the provider said).
+ */
+async function inSpan<T>(
+  span: Span,
+  run: () => Promise<T>,
+  end: () => { attributes: Attributes; failed: boolean },
+): Promise<T> {
+  let thrown: string | undefined;
+  try {
+    return await run();
+  } catch (err) {
+    thrown = err instanceof Error ? err.name : 'Error';
+    throw err;
+  } finally {
+    const e = end();
+    span.setAttributes(e.attributes);
+    if (thrown !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: thrown });
+    else if (e.failed) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+  }
 }
 
 /** Start exporting traces and attach them to the hook (observe.ts). */
@@ -83,7 +99,7 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): Tracing {
   const current = new AsyncLocalStorage<Context>();
 
   const sink: TraceSink = {
-    async toolCall(start, run, end) {
+    toolCall(start, run, end) {
       const parent = callerContext(start.traceparent, start.tracestate);
       const span = tracer.startSpan(
         `tools/call ${start.tool}`,
@@ -99,26 +115,22 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): Tracing {
         },
         parent,
       );
-      let thrown: unknown;
-      try {
-        return await current.run(trace.setSpan(parent, span), run);
-      } catch (err) {
-        thrown = err ?? new Error('thrown');
-        throw err;
-      } finally {
-        const e: ToolCallEnd = end();
-        ended(
-          span,
-          {
-            'flops_mcp.outcome': e.outcome,
-            ...(e.operationId !== undefined ? { 'flops.operation.id': e.operationId } : {}),
-          },
-          e.outcome === 'error',
-          thrown,
-        );
-      }
+      return inSpan(
+        span,
+        () => current.run(trace.setSpan(parent, span), run),
+        () => {
+          const e: ToolCallEnd = end();
+          return {
+            attributes: {
+              'flops_mcp.outcome': e.outcome,
+              ...(e.operationId !== undefined ? { 'flops.operation.id': e.operationId } : {}),
+            },
+            failed: e.outcome === 'error',
+          };
+        },
+      );
     },
-    async providerCall(start, run, end) {
+    providerCall(start, run, end) {
       const parent = current.getStore() ?? ROOT_CONTEXT;
       let host: string | undefined;
       try {
@@ -141,27 +153,19 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): Tracing {
         },
         parent,
       );
-      let thrown: unknown;
-      try {
-        return await run();
-      } catch (err) {
-        thrown = err ?? new Error('thrown');
-        throw err;
-      } finally {
+      return inSpan(span, run, () => {
         const e: ProviderCallEnd = end();
-        ended(
-          span,
-          {
+        return {
+          attributes: {
             'flops.outcome': e.outcome,
             'flops.attempts': e.attempts,
             ...(e.httpStatus !== undefined ? { 'http.response.status_code': e.httpStatus } : {}),
             ...(e.errorCode ? { 'flops.error_code': e.errorCode } : {}),
             ...(e.outcome !== 'ok' ? { 'error.type': e.outcome } : {}),
           },
-          e.outcome !== 'ok',
-          thrown,
-        );
-      }
+          failed: e.outcome !== 'ok',
+        };
+      });
     },
   };
   attachTraces(sink);
