@@ -15,6 +15,7 @@ import { type Config, parseConfig, UsageError } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import type { AuditLog } from './mcp/audit.js';
 import { listenEarly } from './mcp/early.js';
+import { tracesWanted } from './observe.js';
 import { helpSettings } from './settings.js';
 import { VERSION } from './version.js';
 
@@ -91,6 +92,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   process.on('uncaughtException', escaped('uncaught exception'));
   process.on('unhandledRejection', escaped('unhandled rejection'));
 
+  // Traces only when an OTLP endpoint is set: OpenTelemetry is not even loaded otherwise.
+  const tracing = tracesWanted(env) ? (await import('./tracing.js')).startTracing(env) : undefined;
+  if (tracing) log.info('tracing: exporting spans over OTLP/HTTP');
+  const metricsOn = config.metrics || config.metricsPort !== undefined;
+  if (metricsOn && !config.http) log.warn('metrics are served over HTTP only (--http): ignored');
+
   // stdio: `initialize` is answered while the server loads (mcp/early.ts).
   // The early answer is built for the static tool list (dynamic toolsets change the capabilities).
   const early =
@@ -166,6 +173,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   let done: Promise<void>;
   if (config.http) {
     const { startHttpServer, HttpConfigError } = await import('./http/server.js');
+    const metrics = metricsOn ? (await import('./http/metrics.js')).startMetrics() : undefined;
     const shared = api.credentials ? newClient(api.credentials) : undefined;
     const oauth =
       config.auth === 'oauth'
@@ -196,6 +204,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       allowedHosts: oauth?.publicHost ? [...config.allowedHosts, oauth.publicHost] : config.allowedHosts,
       allowedOrigins: config.allowedOrigins,
       oauth: oauth?.gate,
+      metrics,
+      metricsPort: config.metricsPort,
+      shutdownGraceMs: config.drainSeconds * 1000,
     }).catch(async (err: unknown) => {
       await oauth?.close();
       throw err instanceof HttpConfigError ? new UsageError(err.message) : err;
@@ -203,6 +214,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     log.info(
       `flops-mcp ${VERSION} listening on ${http.url}${config.stateless ? ' (stateless)' : ''}${config.sandbox ? ' (sandbox)' : ''}`,
     );
+    if (http.metricsUrl) log.info(`metrics at ${http.metricsUrl}`);
     if (!shared)
       log.info('no server credentials: every client must send X-Flops-Client-Id and X-Flops-Api-Key');
     stop = async () => {
@@ -239,6 +251,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const why = await Promise.race([done.then(() => 'stdin closed'), signalled]);
   log.info(`stopping (${why})`);
   await stop().catch(() => undefined);
+  // The spans of the calls that just finished go out before the process does (a collector that
+  // does not answer may hold the exit 3 s at most).
+  if (tracing) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      tracing.shutdown(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 3_000);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
   await audit?.close().catch(() => undefined);
   await api.close().catch(() => undefined);
   return 0;

@@ -66,6 +66,12 @@ export interface Config {
   allowTenants: number[] | undefined;
   /** --dynamic-toolsets: start with the catalog tools; toolsets enabled on demand. */
   dynamicToolsets: boolean;
+  /** --metrics / FLOPS_MCP_METRICS: Prometheus metrics at /metrics (HTTP); metricsPort implies it. */
+  metrics: boolean;
+  /** FLOPS_MCP_METRICS_PORT: /metrics on a port of its own (implies metrics). */
+  metricsPort: number | undefined;
+  /** FLOPS_MCP_DRAIN_SECONDS: how long SIGTERM lets HTTP calls in flight finish. */
+  drainSeconds: number;
 }
 
 /** Every tool name the server knows (API tools and wait_for_operation). */
@@ -217,6 +223,20 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
       `refusing to listen on ${host}, which is not a loopback address, without FLOPS_MCP_TOKEN (clients then send "Authorization: Bearer <token>"); or bind 127.0.0.1`,
     );
   }
+  const metricsPortText = given('metricsPort');
+  const metricsPort =
+    metricsPortText === undefined || metricsPortText.trim() === '' ? undefined : Number(metricsPortText);
+  if (metricsPort !== undefined && (!/^\d+$/.test(metricsPortText!.trim()) || metricsPort > 65535)) {
+    throw new UsageError(
+      `--metrics-port must be a whole number from 0 (a free port) to 65535, got "${metricsPortText}"`,
+    );
+  }
+  const drainSeconds = Number(fallback('drainSeconds'));
+  if (!Number.isFinite(drainSeconds) || drainSeconds <= 0 || drainSeconds > 3600) {
+    throw new UsageError(
+      `${settingOf('drainSeconds').env} must be a number of seconds above 0 (at most 3600), got "${given('drainSeconds')}"`,
+    );
+  }
   return {
     sandbox: on('sandbox'),
     timeScale,
@@ -249,5 +269,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     allowVms: ids(settingOf('allowVms').env!, given('allowVms')),
     allowTenants: ids(settingOf('allowTenants').env!, given('allowTenants')),
     dynamicToolsets: on('dynamicToolsets'),
+    metrics: on('metrics'),
+    metricsPort,
+    drainSeconds,
   };
 }

@@ -313,6 +313,35 @@ export const SETTINGS: readonly Setting[] = [
       'With --auth oauth: the directory of the embedded sign-in store (clients, grants, token digests, encrypted Flops keys)',
   },
   {
+    key: 'metrics',
+    flag: '--metrics',
+    env: 'FLOPS_MCP_METRICS',
+    kind: 'boolean',
+    group: 'http',
+    default: 'off',
+    meaning:
+      'Serve Prometheus metrics at GET /metrics beside /mcp, behind the same Host/Origin checks and bearer token',
+  },
+  {
+    key: 'metricsPort',
+    flag: '--metrics-port',
+    arg: 'N',
+    env: 'FLOPS_MCP_METRICS_PORT',
+    kind: 'integer',
+    group: 'http',
+    meaning:
+      'Serve /metrics on this port of the same host instead, without the token (keep the port internal); implies --metrics',
+  },
+  {
+    key: 'drainSeconds',
+    env: 'FLOPS_MCP_DRAIN_SECONDS',
+    kind: 'number',
+    group: 'http',
+    default: '10',
+    meaning:
+      'On SIGTERM the HTTP server stops accepting (new requests get 503), lets tool calls in flight finish for up to this many seconds, then answers the rest with an error and exits',
+  },
+  {
     key: 'logLevel',
     env: 'FLOPS_LOG_LEVEL',
     kind: 'choice',

@@ -24,8 +24,11 @@ const env = { ...cleanEnv, FLOPS_LOG_LEVEL: 'info' };
 
 describe.each(['SIGTERM', 'SIGINT'] as const)('%s', (signal) => {
   it('stops the HTTP server cleanly: the call in flight gets an error, the log keeps its operationId', async () => {
-    // --time-scale 20: the install takes about a minute, far longer than the test.
-    const server = await startProcess(['--http', '--sandbox', '--port', '0', '--time-scale', '20'], { env });
+    // --time-scale 20: the install takes about a minute, far longer than the test and than the
+    // drain deadline (1 s here; drain.test.ts covers calls that finish within it).
+    const server = await startProcess(['--http', '--sandbox', '--port', '0', '--time-scale', '20'], {
+      env: { ...env, FLOPS_MCP_DRAIN_SECONDS: '1' },
+    });
     const c = await connect(server.url);
     expect(toolJson(await c.call('vm_get', { vmId: 85561 }))).toMatchObject({ vm: { id: 85561 } });
     let waiting!: () => void;

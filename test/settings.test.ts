@@ -35,6 +35,8 @@ function sample(s: Setting): string {
     authKey: Buffer.alloc(32, 7).toString('base64'),
     host: '127.0.0.2',
     port: '9000',
+    metricsPort: '9464',
+    drainSeconds: '5',
     tenantId: '10082',
     timeScale: '0.5',
     apiUrl: 'http://127.0.0.1:9/api/v1/',

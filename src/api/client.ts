@@ -11,6 +11,7 @@
 import { createHmac } from 'node:crypto';
 import { Agent, type Dispatcher, request } from 'undici';
 import type { z } from 'zod';
+import { observe, type ProviderCallEnd } from '../observe.js';
 import { sleep } from '../util.js';
 import {
   type FieldError,
@@ -103,6 +104,8 @@ export class FlopsClient {
   credentialsDigest(key: Uint8Array): Buffer {
     return createHmac('sha256', key).update(`flops credentials\0${this.clientId}\0${this.#apiKey}`).digest();
   }
+  /** The base URL without user info, for spans. */
+  readonly #publicBase: string;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
   readonly #timeoutMs: number;
@@ -118,6 +121,7 @@ export class FlopsClient {
     if (!options.clientId || !options.apiKey) throw new Error('FlopsClient needs clientId and apiKey');
     const base = options.baseUrl ?? DEFAULT_BASE_URL;
     this.baseUrl = base.endsWith('/') ? base : `${base}/`;
+    this.#publicBase = withoutUserInfo(this.baseUrl);
     this.clientId = options.clientId;
     this.#apiKey = options.apiKey;
     this.#scope = options.scope;
@@ -242,7 +246,26 @@ export class FlopsClient {
    * Send with the call's deadline and parse the envelope; reads retried, writes once. A 200 whose
    * body is not an envelope (a proxy's page, a cut or garbled body) is retried like a 5xx.
    */
-  async #send(row: OperationDef, url: string, options: CallOptions): Promise<unknown> {
+  #send(row: OperationDef, url: string, options: CallOptions): Promise<unknown> {
+    // Observed (metrics, a span) when observability is on: the URL without its query string, which
+    // carries the credentials and the parameters (passwords among them).
+    return observe.providerCall(
+      () => ({
+        method: row.tool,
+        read: isRead(row),
+        url: this.#publicBase + url.slice(this.baseUrl.length, url.indexOf('?')),
+        template: this.#publicBase + row.path,
+      }),
+      (finish) => this.#sendTimed(row, url, options, finish),
+    );
+  }
+
+  async #sendTimed(
+    row: OperationDef,
+    url: string,
+    options: CallOptions,
+    finish: ((end: ProviderCallEnd) => void) | undefined,
+  ): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     // The call's deadline and the caller's cancellation, as one signal. A plain timer that is
     // cleared when the call ends (not AbortSignal.timeout/any, which stay alive until they fire:
@@ -254,7 +277,7 @@ export class FlopsClient {
     if (caller?.aborted) controller.abort();
     else caller?.addEventListener('abort', onCallerAbort, { once: true });
     try {
-      return await this.#sendWithin(row, url, options, controller.signal, Date.now() + timeoutMs);
+      return await this.#sendWithin(row, url, options, controller.signal, Date.now() + timeoutMs, finish);
     } finally {
       clearTimeout(timer);
       caller?.removeEventListener('abort', onCallerAbort);
@@ -267,7 +290,20 @@ export class FlopsClient {
     options: CallOptions,
     signal: AbortSignal,
     deadline: number,
+    finish: ((end: ProviderCallEnd) => void) | undefined,
   ): Promise<unknown> {
+    const report = (
+      attempt: number,
+      started: number,
+      httpStatus: number | undefined,
+      outcome: AttemptEvent['outcome'],
+      willRetry: boolean,
+      errorCode?: string | null,
+    ) => {
+      this.#report(row, attempt, started, httpStatus, outcome, willRetry);
+      if (willRetry) observe.retry(row.tool, outcome);
+      else finish?.({ outcome, httpStatus, errorCode, attempts: attempt });
+    };
     const maxAttempts = isRead(row) ? 1 + this.#retries : 1;
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
@@ -278,14 +314,14 @@ export class FlopsClient {
         if (raw.status === 200 || !retryable || attempt >= maxAttempts) {
           if (raw.status !== 200) throw httpError(row, raw, attempt, isRead(row));
           const result = parseEnvelope(row, raw, attempt);
-          this.#report(row, attempt, started, raw.status, 'ok', false);
+          report(attempt, started, raw.status, 'ok', false);
           return result;
         }
         failure = httpError(row, raw, attempt, isRead(row));
       } catch (err) {
         if (!(err instanceof FlopsTransportError)) {
           if (err instanceof FlopsApiError)
-            this.#report(row, attempt, started, err.httpStatus, 'api-error', false);
+            report(attempt, started, err.httpStatus, 'api-error', false, err.errorCode);
           throw err;
         }
         failure = err;
@@ -295,7 +331,7 @@ export class FlopsClient {
           failure.kind !== 'timeout' &&
           isRetryable(failure);
         if (!canRetry) {
-          this.#report(row, attempt, started, failure.httpStatus, failure.kind, false);
+          report(attempt, started, failure.httpStatus, failure.kind, false);
           throw failure;
         }
       }
@@ -306,10 +342,10 @@ export class FlopsClient {
           ? failure.retryAfter * 1000
           : backoff / 2 + Math.random() * (backoff / 2);
       if (delay > this.#retryMaxDelayMs || Date.now() + delay >= deadline) {
-        this.#report(row, attempt, started, failure.httpStatus, failure.kind, false);
+        report(attempt, started, failure.httpStatus, failure.kind, false);
         throw failure;
       }
-      this.#report(row, attempt, started, failure.httpStatus, failure.kind, true);
+      report(attempt, started, failure.httpStatus, failure.kind, true);
       await sleep(delay, signal).catch(() => undefined);
       if (signal.aborted) throw abortError(row, options.signal, attempt, isRead(row));
     }
@@ -369,6 +405,18 @@ export class FlopsClient {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+function withoutUserInfo(base: string): string {
+  try {
+    const url = new URL(base);
+    url.username = '';
+    url.password = '';
+    url.search = '';
+    return url.href;
+  } catch {
+    return 'invalid-base-url/';
+  }
+}
 
 /** undici's errors for a pool that was closed or destroyed: retrying cannot help. */
 const CLOSED_POOL = new Set(['UND_ERR_DESTROYED', 'UND_ERR_CLOSED']);

@@ -37,6 +37,7 @@ export { type Credentials, isLoopbackHost } from './guards.js';
 
 export const MCP_PATH = '/mcp';
 export const HEALTH_PATH = '/healthz';
+export const METRICS_PATH = '/metrics';
 
 /**
  * MCP authorization (`--auth oauth`, auth/oauth.ts): the sign-in routes beside `/mcp`, and who a
@@ -112,8 +113,25 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number | undefined;
   /** Largest POST body; beyond it 413. Default 1 MiB. */
   maxBodyBytes?: number | undefined;
-  /** How long close() lets in-flight responses finish before cutting connections. Default 2 s. */
+  /**
+   * How long close() (SIGTERM) lets tool calls in flight finish before they are answered with an
+   * error and connections are cut. Default 2 s (the CLI's FLOPS_MCP_DRAIN_SECONDS: 10 s).
+   */
   shutdownGraceMs?: number | undefined;
+  /**
+   * Prometheus metrics (metrics.ts): served at `GET /metrics` behind the guards of `/mcp` (Host,
+   * Origin, bearer token), or with `metricsPort` on a listener of their own on the same host.
+   */
+  metrics?: MetricsEndpoint | undefined;
+  /** A separate port for `GET /metrics` (0 picks a free one), without the token: keep it internal. */
+  metricsPort?: number | undefined;
+}
+
+/** What the server needs of the metrics module: the exposition, and the sessions' count. */
+export interface MetricsEndpoint {
+  contentType: string;
+  render(): Promise<string>;
+  countSessions(read: () => number): void;
 }
 
 export interface HttpServerHandle {
@@ -124,6 +142,8 @@ export interface HttpServerHandle {
   close(): Promise<void>;
   /** Sessions open now (always 0 when stateless). */
   sessions(): number;
+  /** `http://host:port/metrics` when metrics are served (on the MCP port or their own). */
+  metricsUrl: string | undefined;
 }
 
 /** The server cannot start as configured (e.g. a non-loopback bind without a token): a usage error. */
@@ -280,6 +300,21 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     }
   }
 
+  /** `GET /metrics`: the Prometheus exposition. */
+  async function handleMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      rpcError(res, 405, -32000, 'Method not allowed', { Allow: 'GET, HEAD' });
+      return;
+    }
+    const body = await o.metrics!.render();
+    res.writeHead(200, {
+      'Content-Type': o.metrics!.contentType,
+      'Content-Length': String(Buffer.byteLength(body)),
+      'Cache-Control': 'no-store',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
   function handleHealth(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       rpcError(res, 405, -32000, 'Method not allowed', { Allow: 'GET, HEAD' });
@@ -300,15 +335,21 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, stream: () => void): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://request.invalid');
     if (closing) {
-      rpcError(res, 503, -32000, 'Server is shutting down', { Connection: 'close' });
+      // Draining: another replica (or this one, restarted) takes the request.
+      rpcError(res, 503, -32000, 'Server is shutting down: retry on another replica', {
+        Connection: 'close',
+        'Retry-After': '1',
+      });
       return;
     }
     if (url.pathname === HEALTH_PATH) return handleHealth(req, res);
     const oauth = o.oauth ? await oauthReady : undefined;
-    if (url.pathname !== MCP_PATH) {
+    const metricsHere =
+      o.metrics !== undefined && o.metricsPort === undefined && url.pathname === METRICS_PATH;
+    if (url.pathname !== MCP_PATH && !metricsHere) {
       if (oauth && (await oauth.handle(req, res, url))) return;
       rpcError(res, 404, -32000, `Not found: the MCP endpoint is ${MCP_PATH}`);
       return;
@@ -321,6 +362,22 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
       log[refusal.level](`http request refused: ${refusal.why}`);
       rpcError(res, refusal.status, refusal.code, refusal.message, refusal.headers);
       return;
+    }
+    if (metricsHere) {
+      // With sign-in, an access token is a user's, not the operator's: in-band metrics need FLOPS_MCP_TOKEN.
+      if (oauth && !checkToken?.(req.headers.authorization)) {
+        rpcError(
+          res,
+          401,
+          -32001,
+          'Unauthorized: /metrics needs FLOPS_MCP_TOKEN (or FLOPS_MCP_METRICS_PORT)',
+          {
+            'WWW-Authenticate': 'Bearer realm="flops-mcp"',
+          },
+        );
+        return;
+      }
+      return handleMetrics(req, res);
     }
     let creds = readCredentialHeaders(req.headers);
     /** The access token's scopes; undefined: no OAuth (or FLOPS_MCP_TOKEN with credential headers). */
@@ -368,6 +425,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
         );
         return;
       }
+      // A stream that lasts as long as the client listens is not a call to wait for on shutdown.
+      if ((body as { method?: unknown } | null)?.method === 'subscriptions/listen') stream();
       // The revision is in the message itself (its `_meta` envelope) or, for a malformed one, in
       // the protocol-version header: the SDK's modern path answers it (-32602 with its id).
       if (
@@ -409,15 +468,20 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
       connectionsCheckingInterval: Math.min(1_000, headersTimeout),
     },
     (req, res) => {
-      const post = req.method === 'POST';
+      let post = req.method === 'POST';
       activeRequests++;
       if (post) activePosts++;
+      const stream = () => {
+        if (post) activePosts--;
+        post = false;
+        wake?.();
+      };
       res.once('close', () => {
         activeRequests--;
         if (post) activePosts--;
         wake?.();
       });
-      handle(req, res).catch((err: unknown) => {
+      handle(req, res, stream).catch((err: unknown) => {
         log.error('http request failed', { error: err instanceof Error ? err.message : String(err) });
         if (!res.headersSent) rpcError(res, 500, -32603, 'Internal error');
         else res.destroy();
@@ -458,6 +522,48 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     });
   }
 
+  o.metrics?.countSessions(() => sessions.size);
+  const metricsServer =
+    o.metrics && o.metricsPort !== undefined
+      ? await startMetricsListener(o.host, o.metricsPort).catch((err: unknown) => {
+          httpServer.close();
+          throw err;
+        })
+      : undefined;
+  const metricsUrl = metricsServer
+    ? `http://${shownHost}:${metricsServer.port}${METRICS_PATH}`
+    : o.metrics
+      ? `http://${shownHost}:${port}${METRICS_PATH}`
+      : undefined;
+
+  /** `GET /metrics` alone, on a port of its own: no token (keep the port internal), no MCP. */
+  async function startMetricsListener(host: string, metricsPort: number) {
+    if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) {
+      throw new HttpConfigError('metricsPort must be an integer from 0 to 65535');
+    }
+    const server = createServer({ headersTimeout, requestTimeout: headersTimeout }, (req, res) => {
+      const path = new URL(req.url ?? '/', 'http://request.invalid').pathname;
+      if (path !== METRICS_PATH) {
+        rpcError(res, 404, -32000, `Not found: metrics are at ${METRICS_PATH}`);
+        return;
+      }
+      handleMetrics(req, res).catch(() => {
+        if (!res.headersSent) rpcError(res, 500, -32603, 'Internal error');
+        else res.destroy();
+      });
+    });
+    server.on('clientError', (_err, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(metricsPort, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = server.address();
+    return { server, port: a !== null && typeof a !== 'string' ? a.port : metricsPort };
+  }
+
   const sweeper = setInterval(() => sessions.sweep(), Math.max(20, Math.min(60_000, Math.floor(idleMs / 2))));
   sweeper.unref();
 
@@ -466,18 +572,24 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     stateless: o.stateless,
     auth: o.oauth ? (token ? 'oauth+bearer' : 'oauth') : token ? 'bearer' : 'none',
     perUserCredentials: true,
+    ...(metricsUrl ? { metrics: metricsUrl } : {}),
   });
 
   let closed: Promise<void> | undefined;
   return {
     url,
     port,
+    metricsUrl,
     sessions: () => sessions.size,
     close() {
       closed ??= (async () => {
         closing = true;
         clearInterval(sweeper);
+        // Stop accepting: the port closes now; requests on open connections get 503 + Retry-After.
         const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        if (activePosts > 0) {
+          log.info('http draining', { callsInFlight: activePosts, deadlineMs: graceMs });
+        }
         // Calls in flight may finish within the grace period; the rest are answered with an error.
         await waitUntil(() => activePosts === 0, graceMs);
         await Promise.allSettled([sessions.close(SHUTDOWN_MESSAGE), perRequest.close(SHUTDOWN_MESSAGE)]);
@@ -485,6 +597,10 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
         await waitUntil(() => activeRequests === 0, 500);
         httpServer.closeAllConnections();
         await stopped;
+        if (metricsServer) {
+          metricsServer.server.closeAllConnections();
+          await new Promise<void>((resolve) => metricsServer.server.close(() => resolve()));
+        }
         log.info('http stopped');
       })();
       return closed;

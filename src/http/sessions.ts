@@ -11,6 +11,7 @@ import { isInitializeRequest, type McpServer } from '@modelcontextprotocol/serve
 import type { FlopsClient } from '../api/client.js';
 import { FlopsApiError } from '../api/errors.js';
 import type { Logger } from '../log.js';
+import { observe } from '../observe.js';
 import {
   type CredentialHeaders,
   type Credentials,
@@ -189,6 +190,7 @@ export class SessionStore {
     if (s.id !== undefined && this.#sessions.get(s.id) === s) this.#sessions.delete(s.id);
     this.#live.delete(s);
     if (s.id !== undefined) {
+      observe.sessionEnded(s.endReason);
       this.#o.log.info('http session ended', {
         session: short(s.id),
         reason: s.endReason,

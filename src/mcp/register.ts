@@ -29,6 +29,7 @@ import { isAsync, OPERATIONS, type OperationDef, type Toolset, validationIssues 
 import type { Operation, OperationRef } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
+import { observe, type ToolCallEnd, type ToolOutcome } from '../observe.js';
 import { isRecord } from '../util.js';
 import type { AppHook } from './app.js';
 import type { AuditEntry, AuditLog } from './audit.js';
@@ -101,6 +102,11 @@ export interface CallExtra {
   modern: boolean;
   /** A log notification to the client (2025 sessions; on 2026 only when the request asks for it). */
   log: (level: 'warning' | 'info', data: unknown) => Promise<void>;
+  /** The caller's W3C Trace Context: request `_meta` (SEP-414), else the HTTP request's headers. */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+  /** The 2025 session's id, for traces (its first 8 characters only are recorded). */
+  session?: string | undefined;
 }
 
 /**
@@ -229,7 +235,15 @@ export function clientCapabilities(
 
 /** What the SDK hands a tools/call handler, reduced to what the seam uses. */
 function callExtra(server: Server, rc: ServerContext, ctx: ToolContext): CallExtra {
+  const meta = rc.mcpReq._meta as Record<string, unknown> | undefined;
+  const headers = rc.http?.req?.headers;
+  const fromMeta = typeof meta?.['traceparent'] === 'string';
+  const traceparent = fromMeta ? (meta?.['traceparent'] as string) : headers?.get('traceparent');
+  const tracestate = fromMeta ? meta?.['tracestate'] : headers?.get('tracestate');
   return {
+    traceparent: traceparent ?? undefined,
+    tracestate: typeof tracestate === 'string' ? tracestate : undefined,
+    session: rc.sessionId,
     signal: rc.mcpReq.signal,
     progressToken: rc.mcpReq._meta?.progressToken,
     sendNotification: (n) => rc.mcpReq.notify(n),
@@ -252,25 +266,49 @@ export function parseArgs(spec: ToolSpec, args: unknown): Record<string, unknown
   return parsed.data as Record<string, unknown>;
 }
 
+interface CallHow {
+  run?: (
+    input: Record<string, unknown>,
+    signal: AbortSignal,
+    tracker: OperationTracker,
+  ) => Promise<CallToolResult>;
+  /** Refused with the reason: not offered on this server (true), or a reason of its own. */
+  disabled?: boolean | string;
+}
+
 /**
  * One tool call, whatever the tool: an API tool, wait_for_operation, an app-only tool (`run`), or
- * one this server does not offer (`disabled`: refused with the reason).
+ * one this server does not offer (`disabled`: refused with the reason). Observed (observe.ts): a
+ * span that continues the caller's trace, and the call's outcome and duration in the metrics.
  */
-export async function callTool(
+export function callTool(
   spec: ToolSpec,
   args: unknown,
   extra: CallExtra,
   ctx: ToolContext,
   tracker: OperationTracker,
-  how: {
-    run?: (
-      input: Record<string, unknown>,
-      signal: AbortSignal,
-      tracker: OperationTracker,
-    ) => Promise<CallToolResult>;
-    /** Refused with the reason: not offered on this server (true), or a reason of its own. */
-    disabled?: boolean | string;
-  } = {},
+  how: CallHow = {},
+): Promise<CallToolResult | InputRequiredResult> {
+  return observe.toolCall(
+    {
+      tool: spec.name,
+      era: extra.modern ? 'modern' : 'legacy',
+      traceparent: extra.traceparent,
+      tracestate: extra.tracestate,
+      session: extra.session?.slice(0, 8),
+    },
+    (finish) => runTool(spec, args, extra, ctx, tracker, how, finish),
+  );
+}
+
+async function runTool(
+  spec: ToolSpec,
+  args: unknown,
+  extra: CallExtra,
+  ctx: ToolContext,
+  tracker: OperationTracker,
+  how: CallHow,
+  finish: (end: ToolCallEnd) => void,
 ): Promise<CallToolResult | InputRequiredResult> {
   const started = performance.now();
   const write = !spec.annotations.readOnlyHint;
@@ -368,9 +406,14 @@ export async function callTool(
             actor: ctx.actor,
           });
           // The question goes out; the call comes back with the answer (nothing sent, nothing audited).
-          if (decided.ask) return decided.ask;
+          if (decided.ask) {
+            observe.confirmation('asked');
+            finish({ outcome: 'input-required' });
+            return decided.ask;
+          }
           refusal = decided.refusal;
           confirmation = decided.confirmation;
+          observe.confirmation(confirmation);
         }
         if (refusal) {
           outcome =
@@ -405,6 +448,7 @@ export async function callTool(
                 { operationId: ref.operationId, tool: spec.name, vmId },
                 spec.row.operationType,
               );
+              observe.taskCreated(spec.name);
               result = withNotes(
                 ok({
                   operationId: ref.operationId,
@@ -485,6 +529,9 @@ export async function callTool(
       };
     }
   }
+  const final: ToolOutcome =
+    task && !result.isError ? 'task' : (outcome ?? (result.isError ? 'error' : 'ok'));
+  finish({ outcome: final, operationId });
   if (task && !result.isError) {
     ctx.log.debug(`tool ${spec.name}`, { ms: Math.round(performance.now() - started), task: true });
     return { resultType: 'task', ...task } as unknown as CallToolResult;
@@ -700,11 +747,14 @@ function taskStore(ctx: ToolContext, seal: TaskSeal): OperationTaskStore {
 function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): void {
   server.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } });
   const params = z.looseObject({ taskId: z.string() });
-  const unknown = (err: unknown): never => {
-    if (err instanceof UnknownTaskError)
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
-    throw err;
-  };
+  const unknown =
+    (method: string) =>
+    (err: unknown): never => {
+      observe.taskRequest(method, err instanceof UnknownTaskError ? 'unknown' : 'error');
+      if (err instanceof UnknownTaskError)
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
+      throw err;
+    };
   /** Only for a request that declares the extension: -32021 otherwise, as the extension says. */
   const declared = (rc: ServerContext) => {
     if (!clientCapabilities(server, rc, true)?.extensions?.[TASKS_EXTENSION]) {
@@ -715,7 +765,8 @@ function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): 
   };
   server.setRequestHandler('tasks/get', { params }, async (p, rc) => {
     declared(rc);
-    const state = await taskStore(ctx, seal).get(p.taskId, rc.mcpReq.signal).catch(unknown);
+    const state = await taskStore(ctx, seal).get(p.taskId, rc.mcpReq.signal).catch(unknown('tasks/get'));
+    observe.taskRequest('tasks/get', state.status);
     const { vmId, tool, result, ...task } = state;
     // A finished task's VM changed: subscribers re-read it (repeated reads of it say so again).
     if (state.status === 'completed') ctx.onChange?.(vmId);
@@ -732,8 +783,9 @@ function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): 
       try {
         if (method === 'tasks/cancel') store.cancel(p.taskId);
         else store.update(p.taskId);
+        observe.taskRequest(method, 'ok');
       } catch (err) {
-        unknown(err);
+        unknown(method)(err);
       }
       return {};
     });

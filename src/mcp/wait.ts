@@ -12,6 +12,7 @@
 import type { FlopsClient } from '../api/client.js';
 import { FlopsApiError, FlopsTransportError, FlopsValidationError } from '../api/errors.js';
 import type { Operation } from '../api/types.js';
+import { observe, type WaitEnd } from '../observe.js';
 import { sleep } from '../util.js';
 
 export const WAIT_DEFAULT_SECONDS = 45;
@@ -49,6 +50,25 @@ export async function waitForOperation(
   options: WaitOptions,
 ): Promise<WaitOutcome> {
   const started = Date.now();
+  let end: WaitEnd = 'failed';
+  try {
+    const outcome = await poll(client, operationId, options, started);
+    end = !outcome.finished ? 'still-running' : outcome.operation.status === 'ERROR' ? 'error' : 'done';
+    return outcome;
+  } catch (err) {
+    end = options.signal?.aborted ? 'cancelled' : err instanceof WaitTimeoutError ? 'unreadable' : 'failed';
+    throw err;
+  } finally {
+    observe.wait(end, (Date.now() - started) / 1000);
+  }
+}
+
+async function poll(
+  client: FlopsClient,
+  operationId: number,
+  options: WaitOptions,
+  started: number,
+): Promise<WaitOutcome> {
   const deadline = started + options.timeoutMs;
   const minInterval = options.minIntervalMs ?? 250;
   const maxInterval = options.maxIntervalMs ?? 5_000;
