@@ -5,8 +5,11 @@
  * page: pasting the Flops credentials, choosing scopes, stepping up after a 403, revoking on the
  * account page.
  */
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   Client,
   type OAuthClientProvider,
@@ -15,10 +18,25 @@ import {
 } from '@modelcontextprotocol/client';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, killAll, requireExternal, type Started, startProcess } from './process-helpers.js';
+import {
+  cleanEnv,
+  extraNode,
+  killAll,
+  requireExternal,
+  root,
+  type Started,
+  startProcess,
+} from './process-helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = requireExternal(CHROMIUM, existsSync(CHROMIUM), '`apt-get install -y chromium`');
+/** The conformance suite whose `authorization` command tests an authorization server (Node 22). */
+const SUITE = `${root}.tools/node22/node_modules/@modelcontextprotocol/conformance/dist/index.js`;
+const haveSuite = requireExternal(
+  'the 2026 conformance suite (.tools/node22)',
+  existsSync(SUITE) && existsSync(extraNode(22)),
+  '`bash scripts/extra-tools.sh`',
+);
 
 type Tokens = Awaited<ReturnType<OAuthClientProvider['tokens']>>;
 type Info = Awaited<ReturnType<OAuthClientProvider['clientInformation']>>;
@@ -230,4 +248,86 @@ describe.skipIf(!haveChromium)('OAuth sign-in through the browser', () => {
     // Nothing of the key reached the log.
     expect(server.stderr()).not.toMatch(/not-the-key/);
   }, 90_000);
+
+  it.skipIf(!haveSuite)(
+    "passes the conformance suite's authorization-server scenarios, signing in through the page",
+    async () => {
+      const origin = new URL(server.url).origin;
+      // A free port for the suite's callback, registered as the client's redirect URI.
+      const probe = createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const port = (probe.address() as { port: number }).port;
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+      const registered = (await (
+        await fetch(`${origin}/oauth/register`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({
+            client_name: 'MCP conformance suite',
+            redirect_uris: [`http://127.0.0.1:${port}/callback`],
+            token_endpoint_auth_method: 'none',
+          }),
+        })
+      ).json()) as { client_id: string };
+      const out = mkdtempSync(join(tmpdir(), 'flops-oauth-conformance-'));
+      const suite = spawn(
+        extraNode(22),
+        [
+          SUITE,
+          'authorization',
+          '--url',
+          origin,
+          '--client-id',
+          registered.client_id,
+          '--resource',
+          server.url,
+          '-p',
+          String(port),
+          '-o',
+          out,
+        ],
+        { env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let printed = '';
+      suite.stdout.on('data', (chunk: Buffer) => {
+        printed += chunk.toString();
+      });
+      suite.stderr.on('data', (chunk: Buffer) => {
+        printed += chunk.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => suite.once('exit', resolve));
+      const start = Date.now();
+      let authorizeUrl: string | undefined;
+      while (!authorizeUrl && Date.now() - start < 30_000) {
+        authorizeUrl = printed.split('\n').find((l) => l.startsWith(`${origin}/oauth/authorize?`));
+        if (!authorizeUrl) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(authorizeUrl, printed).toBeTruthy();
+      // The suite's request names no scope: the page offers every one (RFC 6749 §3.3 default).
+      const context = await browser.newContext();
+      const fresh = await context.newPage();
+      await fresh.goto(authorizeUrl!);
+      await expect(fresh.locator('input[name=scope][value="flops:destroy"]').count()).resolves.toBe(1);
+      await fresh.fill('#client_id', 'sandbox');
+      await fresh.fill('#api_key', 'sandbox');
+      await fresh.click('button[value=allow]');
+      expect(await exited, printed).toBe(0);
+      await context.close();
+      const checks = readdirSync(out).flatMap(
+        (dir) =>
+          JSON.parse(readFileSync(join(out, dir, 'checks.json'), 'utf8')) as { id: string; status: string }[],
+      );
+      // Both scenarios ran and every check passed, client ID metadata document support included.
+      expect(checks.map((c) => c.id).sort()).toEqual([
+        'authorization-code-grant',
+        'authorization-server-metadata',
+        'authorization-server-metadata-cimd',
+      ]);
+      expect(
+        checks.filter((c) => c.status !== 'SUCCESS'),
+        printed,
+      ).toEqual([]);
+    },
+    90_000,
+  );
 });

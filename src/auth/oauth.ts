@@ -281,6 +281,14 @@ export class OAuthServer {
       ...(o.fetch ? { fetch: o.fetch } : {}),
     };
     const provider = new Provider(issuer, config as never) as unknown as ProviderLike;
+    // RFC 6749 §3.3: a request without `scope` gets the default, every flops scope; the user
+    // chooses on the sign-in page what is granted.
+    provider.use(async (ctx: KoaLike, next: () => Promise<void>) => {
+      if (ctx.path === '/oauth/authorize' && ctx.method === 'GET' && !ctx.query['scope']) {
+        ctx.query = { ...ctx.query, scope: SCOPES.join(' ') };
+      }
+      await next();
+    });
     // Behind a TLS-terminating proxy the connection is plain HTTP: trust its X-Forwarded-Proto.
     provider.proxy = secure;
     provider.on('server_error', (_ctx: unknown, err: Error) =>
@@ -678,6 +686,12 @@ export class OAuthServer {
   }
 }
 
+interface KoaLike {
+  path: string;
+  method: string;
+  query: Record<string, unknown>;
+}
+
 interface GrantContext {
   oidc: {
     result?: { consent?: { grantId?: string } };
@@ -714,6 +728,7 @@ interface GrantLike {
 
 interface ProviderLike {
   proxy: boolean;
+  use(middleware: (ctx: KoaLike, next: () => Promise<void>) => Promise<void>): void;
   callback(): (req: IncomingMessage, res: ServerResponse) => void;
   on(event: string, listener: (...args: never[]) => void): void;
   interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
