@@ -63,6 +63,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const { runSandboxCli } = await import('./sandbox/index.js');
     return runSandboxCli(argv.slice(1));
   }
+  if (argv[0] === 'auth') {
+    const { runAuthAdmin } = await import('./auth/admin.js');
+    return runAuthAdmin(argv.slice(1), env);
+  }
   if (argv[0] === 'doctor') {
     const { runDoctor } = await import('./doctor.js');
     return runDoctor(argv.slice(1), env);

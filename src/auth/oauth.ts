@@ -563,7 +563,9 @@ export class OAuthServer {
         };
         byClient.set(grant.clientId, entry);
       }
-      for (const s of (grant.getResourceScope(this.resource) ?? '').split(' ')) if (s) entry.scopes.add(s);
+      // The same scopes are granted on the resource and among the server's scopes (see #interaction).
+      const granted = `${grant.getResourceScope(this.resource) ?? ''} ${grant.getOIDCScope() ?? ''}`;
+      for (const s of granted.split(' ')) if (s) entry.scopes.add(s);
       entry.exp = Math.max(entry.exp, grant.exp ?? 0);
     }
     return {
@@ -720,6 +722,7 @@ interface GrantLike {
   rejectResourceScope(resource: string, scope: string): void;
   rejectOIDCScope(scope: string): void;
   getResourceScope(resource: string): string | undefined;
+  getOIDCScope(): string | undefined;
   getRejectedResourceScope(resource: string): string | undefined;
   getRejectedOIDCScope(): string | undefined;
   save(): Promise<string>;
