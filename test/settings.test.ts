@@ -44,6 +44,13 @@ function sample(s: Setting): string {
     protect: 'prod-*,85561',
     allowVms: '85561,85662',
     allowTenants: '111',
+    replica: 'r1',
+    redisUrl: 'redis://:SecretRedisPass@127.0.0.1:6399/0',
+    userRate: '60',
+    userBurst: '5',
+    accountRate: '300',
+    accountBurst: '10',
+    providerRate: '20',
   };
   const value =
     samples[s.key] ??

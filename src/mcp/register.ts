@@ -24,11 +24,12 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
-import { FlopsValidationError } from '../api/errors.js';
+import { FlopsValidationError, isTransportError } from '../api/errors.js';
 import { isAsync, OPERATIONS, type OperationDef, type Toolset, validationIssues } from '../api/operations.js';
 import type { Operation, OperationRef } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
+import type { Verdict } from '../shared/limits.js';
 import { isRecord } from '../util.js';
 import type { AppHook } from './app.js';
 import type { AuditEntry, AuditLog } from './audit.js';
@@ -43,7 +44,16 @@ import {
   readOnlyRefusal,
 } from './policy.js';
 import { nameArgIssues, resolveArgs } from './resolve.js';
-import { errorResult, fail, OperationTracker, ok, operationFailure, refused, withNotes } from './results.js';
+import {
+  errorResult,
+  fail,
+  OperationTracker,
+  ok,
+  operationFailure,
+  rateLimited,
+  refused,
+  withNotes,
+} from './results.js';
 import {
   OperationTaskStore,
   TASKS_EXTENSION,
@@ -85,6 +95,11 @@ export interface ToolContext {
   safetySnapshots?: boolean | undefined;
   /** --dynamic-toolsets: a small first tool list, toolsets enabled on demand (toolsets.ts). */
   dynamicToolsets?: boolean | undefined;
+  /**
+   * The rate limits of the caller (per user, per provider account: shared/limits.ts), asked once per
+   * call before anything is sent. Never throws.
+   */
+  limit?: ((write: boolean) => Promise<Verdict>) | undefined;
 }
 
 /** What the SDK hands a request handler, reduced to what tools use. */
@@ -290,10 +305,15 @@ export async function callTool(
   let noOp: CallToolResult | undefined;
   /** The restore point taken before a risky change, or why none was. */
   let restorePoint: RestorePoint = {};
+  // The caller's rate limits, before anything is read or sent (a refused call is not counted).
+  const limited = (write && ctx.readOnly) || how.disabled ? undefined : await ctx.limit?.(write);
   try {
     if (write && ctx.readOnly) {
       outcome = 'refused';
       result = readOnlyRefusal(spec);
+    } else if (limited && !limited.ok) {
+      outcome = 'refused';
+      result = rateLimited(spec.name, limited.bucket, limited.retryAfterMs);
     } else if (how.disabled) {
       outcome = 'refused';
       result =
@@ -424,6 +444,8 @@ export async function callTool(
       }
     }
   } catch (err) {
+    // The provider ceiling refused the request before it went out: nothing was sent.
+    if (isTransportError(err, 'throttled') && operationId === undefined) sent = false;
     // Sent and accepted (an operation exists) but following it failed: say what was accepted.
     const accepted = sent && operationId !== undefined;
     result = errorResult(err, {
@@ -435,7 +457,7 @@ export async function callTool(
     });
     if (accepted)
       result = acceptedThenFailed(spec.name, operationId!, params?.['vmId'] as number | undefined, result);
-    if (err instanceof FlopsValidationError) outcome = 'refused';
+    if (err instanceof FlopsValidationError || isTransportError(err, 'throttled')) outcome = 'refused';
     else
       ctx.log.warn(`tool ${spec.name} failed`, { error: err instanceof Error ? err.message : String(err) });
   }
