@@ -113,7 +113,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   let audit: AuditLog | undefined;
   if (config.auditLog) {
     const { AuditLog } = await import('./mcp/audit.js');
-    audit = new AuditLog(config.auditLog, (message) => log.error(message));
+    audit = new AuditLog(config.auditLog, (message) => log.error(message), {
+      // Replicas may be killed mid-call: each write is on disk before it goes out.
+      sentFirst: config.http && config.redisUrl !== undefined,
+    });
     // A path that cannot be written stops start-up now, not a write later.
     await audit.open().catch((err: unknown) => {
       throw new UsageError((err as Error).message);

@@ -406,6 +406,16 @@ export async function callTool(
             outcome = 'refused';
             result = restorePoint.refusal;
           } else {
+            if (write && ctx.audit?.sentFirst) {
+              await ctx.audit.write({
+                tool: spec.name,
+                vmId: params['vmId'] as number | undefined,
+                args: params,
+                confirmation,
+                outcome: 'sent',
+                clientId: ctx.actor,
+              });
+            }
             sent = write;
             const value = await ctx.client.call(spec.name as never, params as never, {
               signal: extra.signal,
