@@ -223,34 +223,60 @@ export async function startCluster(
   const killReplica = async (i: number) => {
     await replicas[i]!.process?.stop('SIGKILL');
   };
-  await Promise.all(replicas.map((_, i) => startReplica(i)));
-
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    nginxConfig(
-      dir,
-      lbPort!,
-      replicas.map((r) => `127.0.0.1:${r.port}`),
-    ),
-  );
-  const nginx = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let nginxErr = '';
-  nginx.stderr!.on('data', (c: Buffer) => {
-    nginxErr += c.toString();
-  });
   const url = `http://127.0.0.1:${lbPort}/mcp`;
-  await waitFor(
-    async () => {
-      if (nginx.exitCode !== null) throw new Error(`nginx exited: ${nginxErr}`);
-      return answers(url.replace(/\/mcp$/, '/healthz'));
-    },
-    10_000,
-    'nginx',
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}: ${nginxErr}${readIf(join(dir, 'error.log'))}`);
-  });
+  let nginx: ChildProcess | undefined;
+  const close = async () => {
+    if (nginx && nginx.exitCode === null) {
+      const exited = new Promise((resolve) => nginx!.once('exit', resolve));
+      nginx.kill('SIGQUIT');
+      await exited;
+    }
+    await Promise.all(replicas.map((r) => r.process?.stop('SIGKILL')));
+    await stopRedis();
+    await sandbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // Whatever fails while starting, nothing started here is left running.
+  try {
+    await Promise.allSettled(replicas.map((_, i) => startReplica(i))).then((all) => {
+      const failed = all.find((a) => a.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
+    nginx = await startNginx();
+  } catch (err) {
+    await close();
+    throw err;
+  }
+
+  async function startNginx(): Promise<ChildProcess> {
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      nginxConfig(
+        dir,
+        lbPort!,
+        replicas.map((r) => `127.0.0.1:${r.port}`),
+      ),
+    );
+    const proxy = spawn(NGINX!, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    nginx = proxy;
+    let nginxErr = '';
+    proxy.stderr!.on('data', (c: Buffer) => {
+      nginxErr += c.toString();
+    });
+    await waitFor(
+      async () => {
+        if (proxy.exitCode !== null) throw new Error(`nginx exited: ${nginxErr}`);
+        return answers(url.replace(/\/mcp$/, '/healthz'));
+      },
+      10_000,
+      'nginx',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${nginxErr}${readIf(join(dir, 'error.log'))}`);
+    });
+    return proxy;
+  }
 
   return {
     url,
@@ -277,17 +303,7 @@ export async function startCluster(
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
       }),
-    async close() {
-      if (nginx.exitCode === null) {
-        const exited = new Promise((resolve) => nginx.once('exit', resolve));
-        nginx.kill('SIGQUIT');
-        await exited;
-      }
-      await Promise.all(replicas.map((r) => r.process?.stop('SIGKILL')));
-      await stopRedis();
-      await sandbox.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close,
   };
 }
 
