@@ -16,7 +16,7 @@ import { createLogger, type Logger } from './log.js';
 import type { AuditLog } from './mcp/audit.js';
 import { listenEarly } from './mcp/early.js';
 import { tracesWanted } from './observe.js';
-import { helpSettings } from './settings.js';
+import { helpSettings, settingOf } from './settings.js';
 import { VERSION } from './version.js';
 
 /** Generated from the settings table (settings.ts), like the README's. */
@@ -80,7 +80,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const log = createLogger({ level: config.logLevel, secrets: [config.apiKey, config.token] });
+  const log = createLogger({
+    level: config.logLevel,
+    secrets: [config.apiKey, config.token, config.redisUrl],
+  });
   if (!config.sandbox && !config.http && !(config.clientId && config.apiKey)) {
     process.stderr.write(
       'flops-mcp: no Flops credentials. Set FLOPS_CLIENT_ID and FLOPS_API_KEY (API access is granted by the provider on request), or run `flops-mcp --sandbox` to try it against a local simulator.\n',
@@ -121,7 +124,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   let audit: AuditLog | undefined;
   if (config.auditLog) {
     const { AuditLog } = await import('./mcp/audit.js');
-    audit = new AuditLog(config.auditLog, (message) => log.error(message));
+    audit = new AuditLog(config.auditLog, (message) => log.error(message), {
+      // Replicas may be killed mid-call: each write is on disk before it goes out.
+      sentFirst: config.http && config.redisUrl !== undefined,
+    });
     // A path that cannot be written stops start-up now, not a write later.
     await audit.open().catch((err: unknown) => {
       throw new UsageError((err as Error).message);
@@ -139,8 +145,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     config.allowVms || config.allowTenants
       ? { vms: config.allowVms, tenants: config.allowTenants }
       : undefined;
+  // HTTP: what the replicas share (change events, rate limits, readiness), over Redis when configured.
+  const shared = config.http
+    ? await (await import('./http/replicas.js')).sharedState(
+        { ...config, apiUrl: api.baseUrl ?? settingOf('apiUrl').default! },
+        log,
+      )
+    : undefined;
   const newClient = (credentials: { clientId: string; apiKey: string }) =>
-    new FlopsClient({ baseUrl: api.baseUrl, ...credentials, scope });
+    new FlopsClient({ baseUrl: api.baseUrl, ...credentials, scope, throttle: shared?.throttle });
   // One key for every seal of this process (confirmation state, task ids); replicas share
   // FLOPS_MCP_AUTH_KEY, without it each process makes its own.
   const seals = sealsFor(config.authKey);
@@ -151,6 +164,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       actor?: string | undefined;
       publish?: (uri: string) => void;
       era?: 'modern' | 'legacy' | undefined;
+      listen?: ((onUpdated: (uri: string) => void) => () => void) | undefined;
     },
   ): McpServer =>
     createServer({
@@ -167,6 +181,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       taskSeal: seals.tasks,
       era: info.era,
       publish: info.publish,
+      listen: info.listen,
+      limit: shared?.limitFor(client),
       protect: config.protect,
       safetySnapshots: config.safetySnapshots,
       dynamicToolsets: config.dynamicToolsets,
@@ -177,11 +193,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   let done: Promise<void>;
   if (config.http) {
     const { startHttpServer, HttpConfigError } = await import('./http/server.js');
+    const own = api.credentials ? newClient(api.credentials) : undefined;
     const metrics = metricsOn ? (await import('./http/metrics.js')).startMetrics() : undefined;
-    const shared = api.credentials ? newClient(api.credentials) : undefined;
     const oauth =
       config.auth === 'oauth'
-        ? await (await import('./auth/index.js')).setUpOAuth(config, { log, newClient })
+        ? await (await import('./auth/index.js')).setUpOAuth(config, {
+            log,
+            newClient,
+            redis: shared?.redis?.command,
+          })
         : undefined;
     const http = await startHttpServer({
       host: config.host,
@@ -189,11 +209,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       stateless: config.stateless,
       token: config.token,
       log,
-      hasDefaultCredentials: shared !== undefined,
+      hasDefaultCredentials: own !== undefined,
       clientFor: (credentials) => {
         if (credentials) return newClient(credentials);
-        if (!shared) throw new Error('no default credentials');
-        return shared;
+        if (!own) throw new Error('no default credentials');
+        return own;
       },
       serverFor: (client, info) => serverFor(client, { ...info, actor: client.clientId }),
       // Counts, never the rules themselves.
@@ -211,6 +231,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       metrics,
       metricsPort: config.metricsPort,
       shutdownGraceMs: config.drainSeconds * 1000,
+      ready: shared?.ready,
+      bus: shared?.bus,
+      replica: config.replica,
     }).catch(async (err: unknown) => {
       await oauth?.close();
       throw err instanceof HttpConfigError ? new UsageError(err.message) : err;
@@ -219,10 +242,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       `flops-mcp ${VERSION} listening on ${http.url}${config.stateless ? ' (stateless)' : ''}${config.sandbox ? ' (sandbox)' : ''}`,
     );
     if (http.metricsUrl) log.info(`metrics at ${http.metricsUrl}`);
-    if (!shared)
-      log.info('no server credentials: every client must send X-Flops-Client-Id and X-Flops-Api-Key');
+    if (!own) log.info('no server credentials: every client must send X-Flops-Client-Id and X-Flops-Api-Key');
     stop = async () => {
       await http.close();
+      await own?.close();
       await shared?.close();
       await oauth?.close();
     };

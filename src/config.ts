@@ -72,6 +72,20 @@ export interface Config {
   metricsPort: number | undefined;
   /** FLOPS_MCP_DRAIN_SECONDS: how long SIGTERM lets HTTP calls in flight finish. */
   drainSeconds: number;
+  /** FLOPS_MCP_REPLICA: the prefix of this replica's 2025 session ids (balancer affinity). */
+  replica: string | undefined;
+  /** FLOPS_REDIS_URL: state shared by the replicas (notifications, rate limits). */
+  redisUrl: string | undefined;
+  /**
+   * Tool calls a minute per user and per provider account (0: no limit; undefined: the default of
+   * limits.ts when Redis is configured, none without), and their bursts.
+   */
+  userRate: number | undefined;
+  userBurst: number;
+  accountRate: number | undefined;
+  accountBurst: number;
+  /** FLOPS_PROVIDER_RATE: requests a second to the provider, all replicas together. */
+  providerRate: number | undefined;
 }
 
 /** Every tool name the server knows (API tools and wait_for_operation). */
@@ -131,6 +145,24 @@ function url(name: string, value: string | undefined): URL | undefined {
     throw new UsageError(`${name} must be a plain URL, without credentials, query or fragment`);
   }
   return parsed;
+}
+
+/** A rate: a non-negative number (0: no limit); unset or empty: undefined. */
+function rate(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0)
+    throw new UsageError(`${name} must be a number of 0 or more, got "${value}"`);
+  return n;
+}
+
+function replicaName(value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const v = value.trim();
+  if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/.test(v)) {
+    throw new UsageError(`FLOPS_MCP_REPLICA must be 1 to 32 letters, digits or "-", got "${v.slice(0, 40)}"`);
+  }
+  return v;
 }
 
 function list(value: string | undefined): string[] {
@@ -272,5 +304,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     metrics: on('metrics'),
     metricsPort,
     drainSeconds,
+    replica: replicaName(given('replica')),
+    redisUrl: nonEmpty('redisUrl'),
+    userRate: rate(settingOf('userRate').env!, given('userRate')),
+    userBurst: positiveInt(settingOf('userBurst').env!, fallback('userBurst'))!,
+    accountRate: rate(settingOf('accountRate').env!, given('accountRate')),
+    accountBurst: positiveInt(settingOf('accountBurst').env!, fallback('accountBurst'))!,
+    providerRate: rate(settingOf('providerRate').env!, given('providerRate')),
   };
 }

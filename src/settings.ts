@@ -342,6 +342,62 @@ export const SETTINGS: readonly Setting[] = [
       'On SIGTERM the HTTP server stops accepting (new requests get 503), lets tool calls in flight finish for up to this many seconds, then answers the rest with an error and exits',
   },
   {
+    key: 'replica',
+    env: 'FLOPS_MCP_REPLICA',
+    kind: 'text',
+    group: 'http',
+    meaning:
+      'This replica’s name (letters, digits, `-`), put before every 2025 session id (`r1.…`) so that a load balancer can route each session to the replica that holds it (see Over HTTP)',
+  },
+  {
+    key: 'redisUrl',
+    env: 'FLOPS_REDIS_URL',
+    kind: 'secret',
+    group: 'http',
+    meaning:
+      'Redis shared by the replicas (`redis://[:password@]host:6379/0`): change notifications reach subscribers on every replica and the rate limits count for all of them; unset: each process alone, in memory',
+  },
+  {
+    key: 'userRate',
+    env: 'FLOPS_USER_RATE',
+    kind: 'number',
+    group: 'http',
+    meaning:
+      'Tool calls a minute per user (a Flops credential or a signed-in account), in bursts of up to FLOPS_USER_BURST; 0: no limit; unset: 120 with FLOPS_REDIS_URL, no limit without',
+  },
+  {
+    key: 'userBurst',
+    env: 'FLOPS_USER_BURST',
+    kind: 'integer',
+    group: 'http',
+    default: '30',
+    meaning: 'Tool calls a user may make at once before FLOPS_USER_RATE spaces them out',
+  },
+  {
+    key: 'accountRate',
+    env: 'FLOPS_ACCOUNT_RATE',
+    kind: 'number',
+    group: 'http',
+    meaning:
+      'Tool calls a minute per provider account (all its users together), in bursts of up to FLOPS_ACCOUNT_BURST; 0: no limit; unset: 600 with FLOPS_REDIS_URL, no limit without',
+  },
+  {
+    key: 'accountBurst',
+    env: 'FLOPS_ACCOUNT_BURST',
+    kind: 'integer',
+    group: 'http',
+    default: '100',
+    meaning: 'Tool calls a provider account may make at once before FLOPS_ACCOUNT_RATE spaces them out',
+  },
+  {
+    key: 'providerRate',
+    env: 'FLOPS_PROVIDER_RATE',
+    kind: 'number',
+    group: 'http',
+    meaning:
+      'Ceiling on requests a second to the Flops API from all replicas together: a read waits up to 2 s for its turn, a write is refused at once rather than delayed; unset: no ceiling',
+  },
+  {
     key: 'logLevel',
     env: 'FLOPS_LOG_LEVEL',
     kind: 'choice',

@@ -49,6 +49,13 @@ function sample(s: Setting): string {
     publicUrl: 'https://mcp.example.com/mcp',
     authIssuer: 'https://id.example.com/',
     authStore: '/tmp/flops-auth-sample',
+    replica: 'r1',
+    redisUrl: 'redis://:SecretRedisPass@127.0.0.1:6399/0',
+    userRate: '60',
+    userBurst: '5',
+    accountRate: '300',
+    accountBurst: '10',
+    providerRate: '20',
   };
   const value =
     samples[s.key] ??

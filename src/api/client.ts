@@ -67,6 +67,15 @@ export interface FlopsClientOptions {
   /** A dispatcher to use instead of the client's own pool (e.g. undici's MockAgent in tests). */
   dispatcher?: Dispatcher | undefined;
   userAgent?: string | undefined;
+  /**
+   * The ceiling on requests to the provider (FLOPS_PROVIDER_RATE), asked before every request,
+   * retries included: resolves `undefined` to send now, or the ms after which a token will be there,
+   * and the call is refused with a `throttled` error (nothing sent). It decides how long a read may
+   * wait for its turn; a write is never delayed.
+   */
+  throttle?:
+    | ((read: boolean, signal: AbortSignal, deadline: number) => Promise<number | undefined>)
+    | undefined;
   /** Called after every HTTP attempt; carries no secret and no URL. */
   onAttempt?: ((event: AttemptEvent) => void) | undefined;
 }
@@ -114,6 +123,7 @@ export class FlopsClient {
   readonly #retryMaxDelayMs: number;
   readonly #userAgent: string;
   readonly #onAttempt: ((event: AttemptEvent) => void) | undefined;
+  readonly #throttle: FlopsClientOptions['throttle'];
   readonly #schemas = new Map<string, z.ZodType<Record<string, unknown>>>();
   #closing: Promise<void> | undefined;
 
@@ -131,6 +141,7 @@ export class FlopsClient {
     this.#retryMaxDelayMs = options.retryMaxDelayMs ?? 8_000;
     this.#userAgent = options.userAgent ?? 'flops-mcp';
     this.#onAttempt = options.onAttempt;
+    this.#throttle = options.throttle;
     if (options.dispatcher) {
       this.#dispatcher = options.dispatcher;
       this.#ownsDispatcher = false;
@@ -309,6 +320,11 @@ export class FlopsClient {
       const started = performance.now();
       let failure: FlopsTransportError;
       try {
+        if (this.#throttle) {
+          const wait = await this.#throttle(isRead(row), signal, deadline);
+          if (signal.aborted) throw abortError(row, options.signal, attempt, isRead(row));
+          if (wait !== undefined) throw throttledError(row, wait, attempt);
+        }
         const raw = await this.#attempt(row, url, signal, options.signal, attempt);
         const retryable = raw.status === 429 || raw.status >= 500;
         if (raw.status === 200 || !retryable || attempt >= maxAttempts) {
@@ -466,6 +482,16 @@ function abortError(
     kind: cancelled ? 'aborted' : 'timeout',
     message: `${cancelled ? 'cancelled' : 'timed out waiting for the provider'}.${read ? '' : WRITE_NOTE}`,
     attempts,
+  });
+}
+
+function throttledError(row: OperationDef, waitMs: number, attempts: number): FlopsTransportError {
+  return new FlopsTransportError({
+    method: row.tool,
+    kind: 'throttled',
+    retryAfter: Math.max(1, Math.ceil(waitMs / 1000)),
+    message: `not sent: this server's ceiling on requests to the provider is reached (retry after ${Math.ceil(waitMs / 1000)} s).`,
+    attempts: attempts - 1,
   });
 }
 

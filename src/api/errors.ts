@@ -69,7 +69,8 @@ export type TransportErrorKind =
   | 'aborted' // the caller cancelled
   | 'network' // refused, reset, DNS, socket closed, body cut short
   | 'http' // a status other than 200
-  | 'parse'; // a body that is not the JSON envelope
+  | 'parse' // a body that is not the JSON envelope
+  | 'throttled'; // refused by our own ceiling on requests to the provider (FLOPS_PROVIDER_RATE): nothing was sent
 
 export class FlopsTransportError extends FlopsError {
   override readonly name = 'FlopsTransportError';

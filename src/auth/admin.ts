@@ -7,12 +7,12 @@
 import { parseConfig, UsageError } from '../config.js';
 import { createLogger } from '../log.js';
 import { OAuthServer } from './oauth.js';
-import { EmbeddedStore } from './store.js';
+import { type AuthStore, EmbeddedStore } from './store.js';
 
 const USAGE = `flops-mcp auth list            accounts that signed in: account id, Flops client id, connections
 flops-mcp auth revoke ACCOUNT  end every connection of an account (its id or its Flops client id)
 flops-mcp auth revoke --all    the same for every account
-Reads FLOPS_MCP_AUTH_KEY and FLOPS_MCP_AUTH_STORE as the server does.
+Reads FLOPS_MCP_AUTH_KEY and FLOPS_MCP_AUTH_STORE (or FLOPS_REDIS_URL) as the server does.
 `;
 
 export async function runAuthAdmin(
@@ -28,7 +28,14 @@ export async function runAuthAdmin(
   const config = parseConfig([], env);
   if (config === 'help' || config === 'version') return 0;
   if (!config.authKey) throw new UsageError('flops-mcp auth needs the server’s FLOPS_MCP_AUTH_KEY');
-  const store = await EmbeddedStore.open(config.authStore);
+  const redis = config.redisUrl
+    ? await (await import('../shared/redis.js')).connectRedis(config.redisUrl, {
+        log: createLogger({ level: 'error' }),
+      })
+    : undefined;
+  const store: AuthStore = redis
+    ? new (await import('./redis-store.js')).RedisStore(redis.command)
+    : await EmbeddedStore.open(config.authStore);
   try {
     const oauth = await OAuthServer.create({
       publicUrl: config.publicUrl ?? new URL('http://127.0.0.1'),
@@ -63,5 +70,6 @@ export async function runAuthAdmin(
     return 0;
   } finally {
     await store.close();
+    await redis?.close();
   }
 }

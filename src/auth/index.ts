@@ -13,6 +13,7 @@ import { UsageError } from '../config.js';
 import type { OAuthGate } from '../http/server.js';
 import { isLoopbackHost } from '../http/server.js';
 import type { Logger } from '../log.js';
+import type { Redis } from '../shared/redis.js';
 import type { CredentialCheck } from './oauth.js';
 import { type AuthStore, EmbeddedStore, type FlopsCredentials } from './store.js';
 
@@ -53,7 +54,12 @@ function publicOrigin(url: URL): URL {
 
 export async function setUpOAuth(
   config: Config,
-  o: { log: Logger; newClient: (creds: FlopsCredentials) => FlopsClient },
+  o: {
+    log: Logger;
+    newClient: (creds: FlopsCredentials) => FlopsClient;
+    /** The replicas' Redis (FLOPS_REDIS_URL): the sign-in store goes there instead. */
+    redis?: Redis | undefined;
+  },
 ): Promise<OAuthSetup> {
   if (!config.http) throw new UsageError('--auth oauth serves over HTTP: add --http');
   let authKey = config.authKey;
@@ -74,7 +80,10 @@ export async function setUpOAuth(
     );
   }
   const origin = config.publicUrl ? publicOrigin(config.publicUrl) : undefined;
-  const store: AuthStore = await EmbeddedStore.open(scratch ?? config.authStore);
+  // Replicas on several hosts share Redis; otherwise the embedded store (one host, any processes).
+  const store: AuthStore = o.redis
+    ? new (await import('./redis-store.js')).RedisStore(o.redis)
+    : await EmbeddedStore.open(scratch ?? config.authStore);
   const check = (creds: FlopsCredentials) => checkCredentials(o.newClient, creds);
   if (config.sandbox) {
     o.log.info(

@@ -1,5 +1,7 @@
 /**
- * The Streamable HTTP server on plain `node:http`: MCP at `/mcp`, a health check at `/healthz`.
+ * The Streamable HTTP server on plain `node:http`: MCP at `/mcp`, a health check at `/healthz`
+ * (the process serves) and a readiness check at `/readyz` (it can serve: the provider and, when
+ * configured, Redis answer).
  * One endpoint serves both generations of MCP.
  *
  * Every `/mcp` request first passes the guards of guards.ts, in order (Host and Origin allow-lists,
@@ -19,6 +21,7 @@ import type { FlopsClient } from '../api/client.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { readJsonBody } from './body.js';
+import { accountTag, ReplicaEventBus } from './bus.js';
 import {
   allowLists,
   authorityHost,
@@ -61,6 +64,14 @@ export interface OAuthGate {
   ): string;
 }
 
+export const READY_PATH = '/readyz';
+
+/** What `/readyz` reports: ready or not, and each check's state (`ok`, or why not). */
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, string>;
+}
+
 export interface HttpServerOptions {
   /** Interface to bind; loopback unless a token is given. */
   host: string;
@@ -86,7 +97,16 @@ export interface HttpServerOptions {
    */
   serverFor: (
     client: FlopsClient,
-    info: { stateless: boolean; publish: (uri: string) => void; era: 'modern' | 'legacy' },
+    info: {
+      stateless: boolean;
+      publish: (uri: string) => void;
+      /**
+       * 2025 sessions: hear the resource updates of the client's provider account published anywhere
+       * (this process, and the replicas when the bus is joined to Redis); stopped with the session.
+       */
+      listen?: ((onUpdated: (uri: string) => void) => () => void) | undefined;
+      era: 'modern' | 'legacy';
+    },
   ) => McpServer;
   /**
    * With `--auth oauth`: made once the server listens (the issuer may be its own address). Every
@@ -95,6 +115,15 @@ export interface HttpServerOptions {
   oauth?: ((url: URL) => Promise<OAuthGate>) | undefined;
   /** Merged into `GET /healthz` (version, mode, readOnly…): never a secret. */
   health: () => Record<string, unknown>;
+  /**
+   * `GET /readyz`: whether this replica can serve (the provider answers, Redis if configured).
+   * Asked at most once a second; unset: ready whenever the process serves.
+   */
+  ready?: (() => Promise<Readiness>) | undefined;
+  /** Change events (resource updates); joined to Redis, shared by the replicas. Default: in process. */
+  bus?: ReplicaEventBus | undefined;
+  /** FLOPS_MCP_REPLICA: put before every 2025 session id, for the balancer's affinity. */
+  replica?: string | undefined;
   /** Extra `Host` values: `name:port` exactly, or `name` on any port (a reverse proxy's name). */
   allowedHosts?: string[] | undefined;
   /** Extra `Origin` values, e.g. `https://app.example.com`. */
@@ -244,11 +273,18 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     }
   }
 
+  const bus = o.bus ?? new ReplicaEventBus();
+  /** Resource updates are tagged with the provider account of the client that made them. */
+  const publisher = (client: FlopsClient) => {
+    const account = accountTag(client.clientId);
+    return (uri: string) => bus.publish({ kind: 'resource_updated', uri, account });
+  };
   const perRequest = new PerRequestServing({
     log,
     maxBodyBytes,
     resolveClient,
-    serverFor: (client, publish, era) => o.serverFor(client, { stateless: true, publish, era }),
+    bus,
+    serverFor: (client, era) => o.serverFor(client, { stateless: true, publish: publisher(client), era }),
     rpcError,
   });
   const sessions = new SessionStore({
@@ -262,8 +298,18 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
       positive('maxSessionsPerAddress', o.maxSessionsPerAddress, DEFAULTS.maxSessionsPerAddress),
     ),
     resolveClient,
-    serverFor: (client) =>
-      o.serverFor(client, { stateless: false, publish: perRequest.publish, era: 'legacy' }),
+    idPrefix: o.replica,
+    serverFor: (client, onEnd) => {
+      const account = accountTag(client.clientId);
+      const listen = (onUpdated: (uri: string) => void) => {
+        const stop = bus.subscribe((e) => {
+          if (e.kind === 'resource_updated' && e.account === account) onUpdated(e.uri);
+        });
+        onEnd(stop);
+        return stop;
+      };
+      return o.serverFor(client, { stateless: false, publish: publisher(client), listen, era: 'legacy' });
+    },
     rpcError,
   });
   let closing = false;
@@ -335,6 +381,34 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
+  /** The last readiness, kept a second; one check at a time whatever the number of probes. */
+  let readiness: { at: number; value: Promise<Readiness> } | undefined;
+  async function handleReady(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      rpcError(res, 405, -32000, 'Method not allowed', { Allow: 'GET, HEAD' });
+      return;
+    }
+    const now = Date.now();
+    if (!readiness || now - readiness.at > 1_000) {
+      const check = o.ready ?? (async () => ({ ready: true, checks: {} }));
+      readiness = {
+        at: now,
+        value: check().catch((err: unknown) => ({
+          ready: false,
+          checks: { error: err instanceof Error ? err.message : String(err) },
+        })),
+      };
+    }
+    const { ready, checks } = await readiness.value;
+    const body = JSON.stringify({ status: ready ? 'ready' : 'not ready', checks });
+    res.writeHead(ready ? 200 : 503, {
+      'Content-Type': 'application/json',
+      'Content-Length': String(Buffer.byteLength(body)),
+      'Cache-Control': 'no-store',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, stream: () => void): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://request.invalid');
     if (closing) {
@@ -346,6 +420,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
       return;
     }
     if (url.pathname === HEALTH_PATH) return handleHealth(req, res);
+    if (url.pathname === READY_PATH) return handleReady(req, res);
     const oauth = o.oauth ? await oauthReady : undefined;
     const metricsHere =
       o.metrics !== undefined && o.metricsPort === undefined && url.pathname === METRICS_PATH;

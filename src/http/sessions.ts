@@ -35,7 +35,10 @@ export interface SessionOptions {
   maxPerCredential: number;
   maxPerAddress: number;
   resolveClient: (creds: Credentials | undefined) => Resolved;
-  serverFor: (client: FlopsClient) => McpServer;
+  /** The session's server; `onEnd` registers what to undo when the session ends (its bus listener). */
+  serverFor: (client: FlopsClient, onEnd: (undo: () => void) => void) => McpServer;
+  /** Put before every session id (`r1.…`): the replica's name, for balancer affinity. */
+  idPrefix?: string | undefined;
   /** Answer with a JSON-RPC error (no id). */
   rpcError: typeof rpcError;
 }
@@ -57,6 +60,8 @@ interface Session {
   active: number;
   endReason: EndReason | undefined;
   ended: Promise<void> | undefined;
+  /** Undone when the session ends (its listener on the change bus). */
+  undo: (() => void)[];
 }
 
 const short = (id: string | undefined) => (id ? id.slice(0, 8) : '-');
@@ -198,6 +203,7 @@ export class SessionStore {
       });
     }
     // Deferred: closing the transport calls back into #end (onclose), which must see `ended`.
+    for (const undo of s.undo.splice(0)) undo();
     s.ended = Promise.resolve().then(async () => {
       // Closing the transport aborts the session's in-flight tool calls and ends its SSE streams.
       await (cancel ? s.transport.cancelAndClose(cancel) : s.transport.close()).catch(() => undefined);
@@ -275,9 +281,11 @@ export class SessionStore {
       return;
     }
     let server: McpServer;
+    const undo: (() => void)[] = [];
     try {
-      server = o.serverFor(resolved.client);
+      server = o.serverFor(resolved.client, (fn) => undo.push(fn));
     } catch (err) {
+      for (const fn of undo) fn();
       if (resolved.owns) await resolved.client.close().catch(() => undefined);
       throw err;
     }
@@ -288,7 +296,7 @@ export class SessionStore {
       released = true;
     };
     const transport = new TrackingTransport({
-      sessionIdGenerator: randomUUID,
+      sessionIdGenerator: o.idPrefix ? () => `${o.idPrefix}.${randomUUID()}` : randomUUID,
       onsessioninitialized: (id) => {
         release();
         s.id = id;
@@ -317,6 +325,7 @@ export class SessionStore {
       active: 0,
       endReason: undefined,
       ended: undefined,
+      undo,
     };
     transport.onclose = () => void this.#end(s, 'closed');
     transport.onerror = (err) =>

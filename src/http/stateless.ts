@@ -11,14 +11,10 @@
  *   DELETE are 405.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  type AuthInfo,
-  createMcpHandler,
-  InMemoryServerEventBus,
-  type McpServer,
-} from '@modelcontextprotocol/server';
+import { type AuthInfo, createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
 import type { FlopsClient } from '../api/client.js';
 import type { Logger } from '../log.js';
+import type { ReplicaEventBus } from './bus.js';
 import type { Credentials } from './guards.js';
 import type { rpcError } from './server.js';
 import type { Resolved } from './sessions.js';
@@ -29,15 +25,14 @@ export interface PerRequestOptions {
   log: Logger;
   maxBodyBytes: number;
   resolveClient: (creds: Credentials | undefined) => Resolved;
-  /** A server for one request; `publish` announces a resource update to every listener. */
-  serverFor: (client: FlopsClient, publish: (uri: string) => void, era: 'modern' | 'legacy') => McpServer;
+  /** A server for one request. */
+  serverFor: (client: FlopsClient, era: 'modern' | 'legacy') => McpServer;
+  /** `subscriptions/listen` streams of this process listen here (and, joined to Redis, the replicas'). */
+  bus: ReplicaEventBus;
   rpcError: typeof rpcError;
 }
 
 export class PerRequestServing {
-  /** `subscriptions/listen` streams of this process listen here; every write publishes here. */
-  readonly bus = new InMemoryServerEventBus();
-  readonly publish = (uri: string) => this.bus.publish({ kind: 'resource_updated', uri });
   readonly #o: PerRequestOptions;
   readonly #clients = new WeakMap<AuthInfo, FlopsClient>();
   readonly #modern;
@@ -50,11 +45,11 @@ export class PerRequestServing {
       (context) => {
         const client = context.authInfo && this.#clients.get(context.authInfo);
         if (!client) throw new Error('no client for this request');
-        return this.#o.serverFor(client, this.publish, 'modern');
+        return this.#o.serverFor(client, 'modern');
       },
       {
         legacy: 'reject',
-        bus: this.bus,
+        bus: options.bus,
         maxRequestBodySize: options.maxBodyBytes,
         onerror: (err) => this.#o.log.debug('http modern request refused or failed', { error: err.message }),
       },
@@ -103,7 +98,7 @@ export class PerRequestServing {
     const { client, owns } = resolved;
     let server: McpServer;
     try {
-      server = this.#o.serverFor(client, this.publish, 'legacy');
+      server = this.#o.serverFor(client, 'legacy');
     } catch (err) {
       if (owns) await client.close().catch(() => undefined);
       throw err;

@@ -2,7 +2,8 @@
  * The audit log (FLOPS_AUDIT_LOG): one JSON line per write — time, tool, VM id, arguments with
  * secrets redacted, how it was confirmed, the outcome, the operationId (and the task id). Each line
  * is appended and flushed to disk before the tool's result is returned, so a crash loses no entry.
- * Refused and declined calls are logged too.
+ * Refused and declined calls are logged too. With `sentFirst` (replicas), a write is also recorded
+ * before it is sent: a process killed while the provider works on it leaves that line.
  *
  * The log never stands between an agent and the truth about a write: the path is checked at
  * start-up (`open`), and an append that fails later is reported beside the write's real result (a
@@ -18,7 +19,8 @@ export interface AuditEntry {
   /** The tool's own argument names: any other key is logged by name only, never its value. */
   known?: readonly string[] | undefined;
   confirmation: string;
-  outcome: 'ok' | 'error' | 'refused' | 'declined' | 'cancelled';
+  /** `sent`: written before the write goes out (AuditLog `sentFirst`), its outcome follows. */
+  outcome: 'ok' | 'error' | 'refused' | 'declined' | 'cancelled' | 'sent';
   operationId?: number | undefined;
   /** The task that stands for the operation (Tasks extension). */
   taskId?: string | undefined;
@@ -74,9 +76,21 @@ export class AuditLog {
   #queue: Promise<unknown> = Promise.resolve();
   readonly #onError: (message: string) => void;
 
-  constructor(path: string, onError: (message: string) => void = () => {}) {
+  /**
+   * Also record each write as `sent` before it goes out (then its outcome as usual): a process
+   * killed between the provider's acceptance and the outcome's line (a replica SIGKILLed) still
+   * leaves the write in the log. The CLI turns it on for replicas (FLOPS_REDIS_URL).
+   */
+  readonly sentFirst: boolean;
+
+  constructor(
+    path: string,
+    onError: (message: string) => void = () => {},
+    options: { sentFirst?: boolean } = {},
+  ) {
     this.path = path;
     this.#onError = onError;
+    this.sentFirst = options.sentFirst === true;
   }
 
   /** Open (create) the file now: a path that cannot be written stops start-up with the reason. */

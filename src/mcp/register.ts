@@ -24,12 +24,13 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
-import { FlopsValidationError } from '../api/errors.js';
+import { FlopsValidationError, isTransportError } from '../api/errors.js';
 import { isAsync, OPERATIONS, type OperationDef, type Toolset, validationIssues } from '../api/operations.js';
 import type { Operation, OperationRef } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
 import { observe, type ToolCallEnd, type ToolOutcome } from '../observe.js';
+import type { Verdict } from '../shared/limits.js';
 import { isRecord } from '../util.js';
 import type { AppHook } from './app.js';
 import type { AuditEntry, AuditLog } from './audit.js';
@@ -44,7 +45,16 @@ import {
   readOnlyRefusal,
 } from './policy.js';
 import { nameArgIssues, resolveArgs } from './resolve.js';
-import { errorResult, fail, OperationTracker, ok, operationFailure, refused, withNotes } from './results.js';
+import {
+  errorResult,
+  fail,
+  OperationTracker,
+  ok,
+  operationFailure,
+  rateLimited,
+  refused,
+  withNotes,
+} from './results.js';
 import {
   OperationTaskStore,
   TASKS_EXTENSION,
@@ -86,6 +96,11 @@ export interface ToolContext {
   safetySnapshots?: boolean | undefined;
   /** --dynamic-toolsets: a small first tool list, toolsets enabled on demand (toolsets.ts). */
   dynamicToolsets?: boolean | undefined;
+  /**
+   * The rate limits of the caller (per user, per provider account: shared/limits.ts), asked once per
+   * call before anything is sent. Never throws.
+   */
+  limit?: ((write: boolean) => Promise<Verdict>) | undefined;
 }
 
 /** What the SDK hands a request handler, reduced to what tools use. */
@@ -314,7 +329,7 @@ async function runTool(
   const write = !spec.annotations.readOnlyHint;
   let params: Record<string, unknown> | undefined;
   let confirmation: Confirmation = 'not-asked';
-  let outcome: AuditEntry['outcome'] | undefined;
+  let outcome: Exclude<AuditEntry['outcome'], 'sent'> | undefined;
   let result: CallToolResult;
   // What a cancelled call must still report: the write went out, and the operation it started.
   let sent = false;
@@ -328,10 +343,15 @@ async function runTool(
   let noOp: CallToolResult | undefined;
   /** The restore point taken before a risky change, or why none was. */
   let restorePoint: RestorePoint = {};
+  // The caller's rate limits, before anything is read or sent (a refused call is not counted).
+  const limited = (write && ctx.readOnly) || how.disabled ? undefined : await ctx.limit?.(write);
   try {
     if (write && ctx.readOnly) {
       outcome = 'refused';
       result = readOnlyRefusal(spec);
+    } else if (limited && !limited.ok) {
+      outcome = 'refused';
+      result = rateLimited(spec.name, limited.bucket, limited.retryAfterMs);
     } else if (how.disabled) {
       outcome = 'refused';
       result =
@@ -429,6 +449,16 @@ async function runTool(
             outcome = 'refused';
             result = restorePoint.refusal;
           } else {
+            if (write && ctx.audit?.sentFirst) {
+              await ctx.audit.write({
+                tool: spec.name,
+                vmId: params['vmId'] as number | undefined,
+                args: params,
+                confirmation,
+                outcome: 'sent',
+                clientId: ctx.actor,
+              });
+            }
             sent = write;
             const value = await ctx.client.call(spec.name as never, params as never, {
               signal: extra.signal,
@@ -468,6 +498,8 @@ async function runTool(
       }
     }
   } catch (err) {
+    // The provider ceiling refused the request before it went out: nothing was sent.
+    if (isTransportError(err, 'throttled') && operationId === undefined) sent = false;
     // Sent and accepted (an operation exists) but following it failed: say what was accepted.
     const accepted = sent && operationId !== undefined;
     result = errorResult(err, {
@@ -479,7 +511,7 @@ async function runTool(
     });
     if (accepted)
       result = acceptedThenFailed(spec.name, operationId!, params?.['vmId'] as number | undefined, result);
-    if (err instanceof FlopsValidationError) outcome = 'refused';
+    if (err instanceof FlopsValidationError || isTransportError(err, 'throttled')) outcome = 'refused';
     else
       ctx.log.warn(`tool ${spec.name} failed`, { error: err instanceof Error ? err.message : String(err) });
   }

@@ -45,7 +45,9 @@ export function isKnownResourceUri(uri: string): boolean {
  * Resource subscriptions. After a write that changed a VM, the seam calls `changed(vmId)` and the
  * VM, its snapshots/backups and the VM list are announced as updated:
  * - 2025 sessions subscribe with `resources/subscribe` (only URIs of our resources, at most
- *   MAX_SUBSCRIPTIONS a session) and are told of their own URIs;
+ *   MAX_SUBSCRIPTIONS a session) and are told of their own URIs: over stdio by this instance; over
+ *   HTTP (`listen`) through the event bus, so that a write made in another session of the same
+ *   provider account, or through another replica, reaches them too;
  * - 2026-07-28 clients listen with `subscriptions/listen`, served by the SDK's entries: over stdio
  *   the notification this instance sends is routed to the listen streams; over HTTP `publish` puts
  *   it on the process's event bus, which also reaches listeners of other requests.
@@ -53,6 +55,7 @@ export function isKnownResourceUri(uri: string): boolean {
 export function enableSubscriptions(
   server: McpServer,
   publish?: (uri: string) => void,
+  listen?: (onUpdated: (uri: string) => void) => () => void,
 ): { changed: (vmId: number | undefined) => void } {
   const subscribed = new Set<string>();
   server.server.registerCapabilities({ resources: { subscribe: true } });
@@ -77,6 +80,11 @@ export function enableSubscriptions(
     subscribed.delete(request.params.uri);
     return {};
   });
+  // A 2025 HTTP session: told of the updates published on the bus, wherever the write was made
+  // (this session, another one, another replica); its own writes reach it the same way.
+  listen?.((uri) => {
+    if (subscribed.has(uri)) server.server.sendResourceUpdated({ uri }).catch(() => undefined);
+  });
   return {
     changed: (vmId) => {
       const uris = [
@@ -87,6 +95,7 @@ export function enableSubscriptions(
       const modernStdio = publish === undefined && isModern(server);
       for (const uri of uris) {
         publish?.(uri);
+        if (listen) continue;
         if (subscribed.has(uri) || modernStdio)
           server.server.sendResourceUpdated({ uri }).catch(() => undefined);
       }

@@ -30,6 +30,7 @@ export interface ToolError {
     | 'refused' // policy or the user: read-only, not enabled, declined; nothing was sent
     | 'provider' // the provider refused or failed the request (code, message)
     | 'unavailable' // the provider could not be reached or answered in time
+    | 'rate-limited' // a rate limit of this server refused the call: wait retryAfter seconds; nothing was sent
     | 'operation-failed' // the asynchronous operation ended in ERROR
     | 'cancelled'
     | 'timeout'
@@ -60,6 +61,35 @@ export function fail(text: string, error: ToolError, extra?: Record<string, unkn
       ...extra,
     },
   };
+}
+
+const LIMITED: Record<string, string> = {
+  user: 'your rate limit (tool calls a minute per user)',
+  account: "the provider account's rate limit (tool calls a minute for all its users)",
+  provider: "this server's ceiling on requests to the provider",
+};
+
+/**
+ * A call a rate limit refused before anything was sent: which limit, and when to retry. `bucket`
+ * undefined: the shared limits cannot be read now (Redis unreachable), and a write is not risked.
+ */
+export function rateLimited(tool: string, bucket: string | undefined, retryAfterMs: number): CallToolResult {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  const why =
+    bucket === undefined
+      ? 'the rate limits shared by the replicas of this server cannot be checked right now, and a write is not sent unchecked'
+      : `${LIMITED[bucket] ?? `the ${bucket} rate limit`} is reached`;
+  const text = `${tool} was not run: ${why}. Nothing was sent to the provider. Retry after ${seconds} s.`;
+  return fail(
+    text,
+    {
+      kind: 'rate-limited',
+      code: bucket === undefined ? 'limits-unavailable' : `${bucket}-limit`,
+      message: text,
+      next: `Wait ${seconds} s, then call ${tool} again${bucket === 'user' ? '; space out calls, or batch reads with the list tools' : ''}.`,
+    },
+    { notRun: true, retryAfter: seconds },
+  );
 }
 
 /** Operations started through this server, per VM: lets a "busy" error name what to wait for. */
@@ -151,6 +181,9 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
         next: hint,
       },
     );
+  }
+  if (err instanceof FlopsTransportError && err.kind === 'throttled') {
+    return rateLimited(ctx.tool, 'provider', (err.retryAfter ?? 1) * 1000);
   }
   if (err instanceof FlopsTransportError) {
     const write = ctx.writeSent === true;

@@ -14,7 +14,7 @@ import { registerFleetApp } from './app.js';
 import type { AuditLog } from './audit.js';
 import { ConfirmSeal } from './policy.js';
 import { registerPrompts } from './prompts.js';
-import { installTools } from './register.js';
+import { installTools, type ToolContext } from './register.js';
 import { enableSubscriptions, registerResources } from './resources.js';
 import { TaskSeal } from './tasks.js';
 import { buildToolSpecs, instructions, selectTools, type ToolSelection } from './tools.js';
@@ -43,6 +43,10 @@ export interface ServerOptions {
   seal?: ConfirmSeal | undefined;
   /** HTTP: publish a resource update on the process's event bus (2026 `subscriptions/listen`). */
   publish?: ((uri: string) => void) | undefined;
+  /** HTTP 2025 sessions: hear the updates published on the bus (resources.ts enableSubscriptions). */
+  listen?: ((onUpdated: (uri: string) => void) => () => void) | undefined;
+  /** The caller's rate limits (shared/limits.ts), checked by the seam before every call. */
+  limit?: ToolContext['limit'];
   /**
    * The generation this server instance serves (the SDK's serving entries say, per instance):
    * 2026-07-28 instances offer provider operations as tasks (Tasks extension).
@@ -107,7 +111,7 @@ export function createServer(options: ServerOptions): McpServer {
   registerResources(server, options.client);
   registerPrompts(server, options.client);
   options.skills?.attach(server);
-  const subscriptions = enableSubscriptions(server, options.publish);
+  const subscriptions = enableSubscriptions(server, options.publish, options.listen);
   // MCP App: the fleet dashboard (app.ts).
   const app = registerFleetApp(server, {
     client: options.client,
@@ -132,6 +136,7 @@ export function createServer(options: ServerOptions): McpServer {
     protect: options.protect,
     safetySnapshots: options.safetySnapshots,
     dynamicToolsets: options.dynamicToolsets,
+    limit: options.limit,
   });
   return server;
 }
