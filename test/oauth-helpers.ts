@@ -53,6 +53,15 @@ export class Browser {
     return this.#jar.has(name);
   }
 
+  /** A cookie as another site or a forger would set it. */
+  set(name: string, value: string, path = '/'): void {
+    this.#jar.set(name, { value, path });
+  }
+
+  get(name: string): string | undefined {
+    return this.#jar.get(name)?.value;
+  }
+
   forget(name: string): void {
     this.#jar.delete(name);
   }
@@ -136,6 +145,7 @@ export interface OAuthHarness {
   oauthLogs: string[];
   register(
     metadata?: Record<string, unknown>,
+    headers?: Record<string, string>,
   ): Promise<{ status: number; body: Record<string, unknown>; retryAfter: string | null }>;
   /** Registers a public client with `redirect` (and `also`) as its redirect URIs; its client_id. */
   client(redirect?: string, also?: string[]): Promise<string>;
@@ -207,10 +217,10 @@ export async function oauthHarness(
   const origin = new URL(setup.url).origin;
   const resource = `${origin}/mcp`;
 
-  const register: OAuthHarness['register'] = async (metadata = {}) => {
+  const register: OAuthHarness['register'] = async (metadata = {}, headers = {}) => {
     const res = await fetch(`${origin}/oauth/register`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify({
         client_name: 'Test assistant',
         redirect_uris: [CALLBACK],

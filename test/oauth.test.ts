@@ -26,6 +26,7 @@ import {
 } from './oauth-helpers.js';
 
 const ATTACKER = 'https://evil.example/steal';
+const SANDBOX_FORM = { flops_client_id: SANDBOX_CREDS.clientId, flops_api_key: SANDBOX_CREDS.apiKey };
 const rpc = (id: number, method: string, params?: Record<string, unknown>) => ({
   jsonrpc: '2.0',
   id,
@@ -292,6 +293,119 @@ describe('OAuth: codes, redirect URIs, PKCE, clients, tokens, scopes', () => {
     expect(forged.headers['www-authenticate']).toContain('error="invalid_token"');
   });
 
+  it('answers a denial with access_denied at the client and keeps nothing', async () => {
+    const fresh = await oauthHarness();
+    try {
+      const id = await fresh.client();
+      const browser = new Browser();
+      const { challenge } = pkcePair();
+      const start = await browser.follow(
+        fresh.origin,
+        fresh.authorizeUrl({
+          clientId: id,
+          redirectUri: CALLBACK,
+          challenge,
+          method: 'S256',
+          resource: fresh.resource,
+        }),
+      );
+      const form = new URLSearchParams({
+        csrf: csrfOf(await start.res.text()),
+        action: 'deny',
+        flops_client_id: SANDBOX_CREDS.clientId,
+        flops_api_key: SANDBOX_CREDS.apiKey,
+      });
+      const denied = await browser.follow(fresh.origin, start.url, { form });
+      expect(denied.away?.searchParams.get('error')).toBe('access_denied');
+      expect(denied.away?.searchParams.get('code')).toBeNull();
+      expect(await fresh.oauth.accounts()).toEqual([]);
+      expect(fresh.rawStore()).not.toContain('oidc:Grant:');
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('refuses a finished sign-in page, and one of another browser, without redirecting', async () => {
+    const browser = new Browser();
+    const { challenge } = pkcePair();
+    const start = await browser.follow(
+      h.origin,
+      h.authorizeUrl({ clientId, redirectUri: CALLBACK, challenge, method: 'S256', resource: h.resource }),
+    );
+    const csrf = csrfOf(await start.res.text());
+    // Another browser (no interaction cookie) at this page's URL.
+    const stranger = await new Browser().go(start.url);
+    expect(stranger.status).toBe(400);
+    const form = new URLSearchParams({
+      csrf,
+      action: 'allow',
+      flops_client_id: SANDBOX_CREDS.clientId,
+      flops_api_key: SANDBOX_CREDS.apiKey,
+      scope: 'flops:read',
+    });
+    const strangerPost = await new Browser().go(start.url, { form });
+    expect(strangerPost.status).toBe(400);
+    expect(strangerPost.headers.get('location')).toBeNull();
+    const done = await browser.follow(h.origin, start.url, { form });
+    expect(done.away?.searchParams.get('code')).toBeTruthy();
+    // The same page once more, in the same browser: the sign-in is over.
+    const replay = await browser.go(start.url, { form });
+    expect(replay.status).toBe(400);
+    expect(replay.headers.get('location')).toBeNull();
+  });
+
+  it('refuses a code exchanged by another client with invalid_grant', async () => {
+    const other = await h.client();
+    const { query, verifier } = await h.signIn({ clientId, redirectUri: CALLBACK });
+    const stolen = await h.token({
+      grant_type: 'authorization_code',
+      code: query.get('code')!,
+      redirect_uri: CALLBACK,
+      client_id: other,
+      code_verifier: verifier,
+      resource: h.resource,
+    });
+    expect(stolen.status).toBe(400);
+    expect(stolen.body.error).toBe('invalid_grant');
+    expect(stolen.body.access_token).toBeUndefined();
+  });
+
+  it('does not take a refresh token as an access token, and revokes a refresh token (RFC 7009)', async () => {
+    const t = await h.tokens({ clientId, redirectUri: CALLBACK });
+    const asAccess = await h.mcp(t.refresh_token, INITIALIZE);
+    expect(asAccess.status).toBe(401);
+    expect(asAccess.headers['www-authenticate']).toContain('error="invalid_token"');
+    const res = await fetch(`${h.origin}/oauth/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        token: t.refresh_token!,
+        token_type_hint: 'refresh_token',
+        client_id: clientId,
+      }).toString(),
+    });
+    expect(res.status).toBe(200);
+    const refreshed = await h.token({
+      grant_type: 'refresh_token',
+      refresh_token: t.refresh_token!,
+      client_id: clientId,
+      resource: h.resource,
+    });
+    expect(refreshed.status).toBe(400);
+    expect(refreshed.body.error).toBe('invalid_grant');
+  });
+
+  it('refuses to register a javascript: or fragment redirect URI', async () => {
+    const before = clientsIn(h.rawStore());
+    for (const uri of ['javascript:alert(1)', 'http://127.0.0.1:9/cb#frag']) {
+      const reply = await h.register({ redirect_uris: [uri] });
+      expect(reply.status, uri).toBe(400);
+      expect(reply.body['error'], uri).toBe('invalid_redirect_uri');
+      expect(reply.body['client_id']).toBeUndefined();
+    }
+    expect(clientsIn(h.rawStore())).toBe(before);
+  });
+
   describe('403 insufficient_scope per tool kind', () => {
     let readOnly: string;
     beforeAll(async () => {
@@ -481,6 +595,30 @@ describe('OAuth: CSRF on the sign-in and account pages', () => {
     expect(ok.status).toBe(200);
     expect(await h.oauth.accounts()).toContain(h.oauth.accountIdOf('shared-user'));
   });
+
+  it('does not act on the account page for a forged account cookie', async () => {
+    const browser = new Browser();
+    const csrf = csrfOf(await (await browser.go(`${h.origin}/oauth/account`)).text());
+    const victim = h.oauth.accountIdOf('sandbox');
+    expect(await h.oauth.accounts()).toContain(victim);
+    const until = Math.floor(Date.now() / 1000) + 600;
+    browser.set('flops_account', `${victim}.${until}.${'A'.repeat(43)}`, '/oauth/account');
+    const res = await browser.go(`${h.origin}/oauth/account`, {
+      form: new URLSearchParams({ csrf, action: 'revoke-all' }),
+    });
+    expect(res.status).toBe(401);
+    expect(await h.oauth.accounts()).toContain(victim);
+    // The control: with the cookie the account page itself sets, the same page acts.
+    const login = await browser.go(`${h.origin}/oauth/account`, {
+      form: new URLSearchParams({ csrf, action: 'login', ...SANDBOX_FORM }),
+    });
+    expect(login.status).toBe(200);
+    expect(browser.get('flops_account')).toMatch(new RegExp(`^${victim}\\.`));
+    const acted = await browser.go(`${h.origin}/oauth/account`, {
+      form: new URLSearchParams({ csrf, action: 'revoke', client: 'no-such-client' }),
+    });
+    expect(acted.status).toBe(404);
+  });
 });
 
 describe('OAuth: a flood of registrations', () => {
@@ -501,6 +639,9 @@ describe('OAuth: a flood of registrations', () => {
       expect(retry).toBeGreaterThan(0);
       expect(retry).toBeLessThanOrEqual(60);
       expect((await h.register({ client_name: 'flood-5' })).status).toBe(429);
+      // A forwarded-for header of our choosing does not make a new address.
+      const spoofed = await h.register({ client_name: 'flood-6' }, { 'x-forwarded-for': '203.0.113.9' });
+      expect(spoofed.status).toBe(429);
       // Nothing registered beyond the three: the store holds exactly three clients.
       expect(clientsIn(h.rawStore())).toBe(3);
       expect(h.rawStore()).not.toContain('flood-');
@@ -656,9 +797,18 @@ describe('OAuth: client ID metadata documents', () => {
       token_endpoint_auth_method: 'none',
     });
     h = await oauthHarness({
-      fetch: (async (input: string | URL | Request) => {
+      fetch: (async (input: string | URL | Request, init?: RequestInit & { dispatcher?: unknown }) => {
         const url = String(input instanceof Request ? input.url : input);
         fetched.push(url);
+        const target = new URL(url);
+        if (target.hostname === 'rebound.example') {
+          // A name that resolves to loopback (DNS rebinding): the request goes there for real,
+          // with oidc-provider's own options, SSRF dispatcher included unless the path says not.
+          const port = (loopback.address() as { port: number }).port;
+          const { dispatcher, ...rest } = init ?? {};
+          const options = target.pathname === '/unguarded.json' ? rest : { ...rest, dispatcher };
+          return fetch(`http://127.0.0.1:${port}${target.pathname}`, options as RequestInit);
+        }
         const doc = documents.get(url);
         return doc === undefined
           ? new Response('not found', { status: 404 })
@@ -748,6 +898,31 @@ describe('OAuth: client ID metadata documents', () => {
     );
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('invalid_client');
+  });
+
+  it("refuses a document whose host resolves to loopback: oidc-provider's SSRF guard", async () => {
+    const { challenge } = pkcePair();
+    const attempt = (path: string) =>
+      new Browser().go(
+        h.authorizeUrl({
+          clientId: `https://rebound.example${path}`,
+          redirectUri: CIMD_CALLBACK,
+          challenge,
+          method: 'S256',
+          resource: h.resource,
+        }),
+      );
+    const guarded = await attempt('/guarded.json');
+    expect(guarded.status).toBe(400);
+    expect(await guarded.text()).toContain('invalid_client');
+    expect(loopbackHits).toEqual([]);
+    // The control: the same request without the guard's dispatcher reaches the loopback server.
+    const unguarded = await attempt('/unguarded.json');
+    expect(unguarded.status).toBe(400);
+    // (oidc-provider resolves a failing client twice: once for the request, once for the error.)
+    expect(loopbackHits.length).toBeGreaterThan(0);
+    expect(new Set(loopbackHits)).toEqual(new Set(['/unguarded.json']));
+    loopbackHits.length = 0;
   });
 
   it('does not fetch a metadata document from a loopback address (SSRF)', async () => {
