@@ -1172,3 +1172,69 @@ describe('OAuth: a 2025-era client with an access token', () => {
     }
   });
 });
+
+describe('OAuth: revoking everything on the account page', () => {
+  let h: OAuthHarness;
+  beforeAll(async () => {
+    h = await oauthHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('ends every access and refresh token of the account and forgets its key', async () => {
+    const browser = new Browser();
+    const clientId = await h.client();
+    const { query, verifier } = await h.signIn({ clientId, redirectUri: CALLBACK, browser });
+    const t = await h.token({
+      grant_type: 'authorization_code',
+      code: query.get('code')!,
+      redirect_uri: CALLBACK,
+      client_id: clientId,
+      code_verifier: verifier,
+      resource: h.resource,
+    });
+    const rotated = await h.token({
+      grant_type: 'refresh_token',
+      refresh_token: t.body.refresh_token!,
+      client_id: clientId,
+      resource: h.resource,
+    });
+    expect((await h.mcp(rotated.body.access_token, INITIALIZE)).status).toBe(200);
+    const account = h.oauth.accountIdOf('sandbox');
+    expect(h.rawStore()).toContain(`cred:${account}`);
+
+    // The sign-in left this browser signed in on the account page.
+    const page = await browser.go(`${h.origin}/oauth/account`);
+    const html = await page.text();
+    expect(html).toContain('Test assistant');
+    const done = await browser.go(`${h.origin}/oauth/account`, {
+      form: new URLSearchParams({ csrf: csrfOf(html), action: 'revoke-all' }),
+    });
+    expect(done.status).toBe(200);
+    expect(await done.text()).toContain('no longer kept');
+
+    for (const access of [t.body.access_token, rotated.body.access_token]) {
+      expect((await h.mcp(access, INITIALIZE)).status).toBe(401);
+    }
+    const refreshed = await h.token({
+      grant_type: 'refresh_token',
+      refresh_token: rotated.body.refresh_token!,
+      client_id: clientId,
+      resource: h.resource,
+    });
+    expect(refreshed.body.error).toBe('invalid_grant');
+    expect(await h.oauth.accounts()).toEqual([]);
+    const { open } = await import('lmdb');
+    const db = open<unknown, string>({ path: h.storeDir, readOnly: true, compression: false });
+    try {
+      const left = [...db.getKeys()].filter(
+        (k) =>
+          k.startsWith('cred:') || k.startsWith('oidc:AccessToken:') || k.startsWith('oidc:RefreshToken:'),
+      );
+      expect(left).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+});
