@@ -269,6 +269,14 @@ describe('OAuth: codes, redirect URIs, PKCE, clients, tokens, scopes', () => {
   it('revokes an access token at /oauth/revoke (RFC 7009): /mcp answers 401 invalid_token', async () => {
     const t = await h.tokens({ clientId, redirectUri: CALLBACK });
     expect((await h.mcp(t.access_token, INITIALIZE)).status).toBe(200);
+    // Another public client cannot revoke it (a token leaked to it is still the owner's to end).
+    const other = await h.client();
+    await fetch(`${h.origin}/oauth/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: t.access_token, client_id: other }).toString(),
+    });
+    expect((await h.mcp(t.access_token, INITIALIZE)).status).toBe(200);
     const res = await fetch(`${h.origin}/oauth/revoke`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
