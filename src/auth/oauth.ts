@@ -76,6 +76,12 @@ const GRANTABLE = new Set([
   'BackchannelAuthenticationRequest',
 ]);
 
+/**
+ * Models whose id is itself a bearer secret. oidc-provider repeats the id in the payload (`jti`):
+ * it is left out of the stored value and put back on `find`, which is given the id.
+ */
+const SECRET_ID = new Set([...GRANTABLE, 'RegistrationAccessToken', 'ClientCredentials']);
+
 /** oidc-provider's storage adapter over an AuthStore: ids by digest, a grant's tokens in a set. */
 function adapterFor(store: AuthStore) {
   return class StoreAdapter {
@@ -88,7 +94,8 @@ function adapterFor(store: AuthStore) {
     }
     async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
       const key = this.key(id);
-      await store.set(key, payload, expiresIn);
+      const { jti: _secret, ...rest } = payload;
+      await store.set(key, SECRET_ID.has(this.model) ? rest : payload, expiresIn);
       if (this.model === 'Session' && typeof payload['uid'] === 'string') {
         await store.set(`oidc:SessionUid:${payload['uid']}`, key, expiresIn);
       }
@@ -101,7 +108,8 @@ function adapterFor(store: AuthStore) {
       }
     }
     async find(id: string): Promise<unknown> {
-      return store.get(this.key(id));
+      const payload = await store.get<Record<string, unknown>>(this.key(id));
+      return payload && SECRET_ID.has(this.model) ? { ...payload, jti: id } : payload;
     }
     async findByUid(uid: string): Promise<unknown> {
       const key = await store.get<string>(`oidc:SessionUid:${uid}`);
