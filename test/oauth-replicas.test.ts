@@ -5,7 +5,7 @@
  * revoke` ends the access on both at once.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, REDIS_SERVER } from '../scripts/cluster.js';
+import { Browser, csrfOf, pkcePair } from './oauth-helpers.js';
 import {
   cleanEnv,
   cli,
@@ -40,19 +41,7 @@ async function signIn(
   redirectUri: string,
   challenge: string,
 ): Promise<string> {
-  let jar: string[] = [];
-  const go = async (url: string, init: RequestInit = {}) => {
-    const response = await fetch(new URL(url, origin), {
-      ...init,
-      redirect: 'manual',
-      headers: { ...(init.headers as Record<string, string>), cookie: jar.join('; ') },
-    });
-    for (const cookie of response.headers.getSetCookie()) {
-      const pair = cookie.split(';')[0]!;
-      jar = [...jar.filter((c) => !c.startsWith(`${pair.split('=')[0]}=`)), pair];
-    }
-    return response;
-  };
+  const browser = new Browser();
   const query = new URLSearchParams({
     response_type: 'code',
     client_id: clientId,
@@ -63,27 +52,16 @@ async function signIn(
     resource: `${origin}/mcp`,
     state: 'replicas',
   });
-  let response = await go(`/oauth/authorize?${query}`);
-  const page = response.headers.get('location')!;
-  const html = await (await go(page)).text();
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
-  response = await go(page, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      csrf,
-      action: 'allow',
-      flops_client_id: 'sandbox',
-      flops_api_key: 'sandbox',
-      scope: 'flops:write',
-    }).toString(),
+  const page = await browser.follow(origin, `/oauth/authorize?${query}`);
+  const form = new URLSearchParams({
+    csrf: csrfOf(await page.res.text()),
+    action: 'allow',
+    flops_client_id: 'sandbox',
+    flops_api_key: 'sandbox',
+    scope: 'flops:write',
   });
-  let location = response.headers.get('location');
-  while (location && !location.startsWith(redirectUri)) {
-    response = await go(location);
-    location = response.headers.get('location');
-  }
-  const code = new URL(location!).searchParams.get('code');
+  const { away } = await browser.follow(origin, page.url, { form });
+  const code = away?.searchParams.get('code');
   expect(code).toBeTruthy();
   return code!;
 }
@@ -217,8 +195,7 @@ describe.each([
           }),
         })
       ).json()) as { client_id: string };
-      const verifier = randomBytes(32).toString('base64url');
-      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const { verifier, challenge } = pkcePair();
       const code = await signIn(origin(), registered.client_id, redirectUri, challenge);
       const first = await token(`${origin()}/oauth/token`, {
         grant_type: 'authorization_code',
