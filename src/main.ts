@@ -15,6 +15,7 @@ import { type Config, parseConfig, SANDBOX_DEFAULT_TENANT, UsageError } from './
 import { createLogger, type Logger } from './log.js';
 import type { AuditLog } from './mcp/audit.js';
 import type { Early } from './mcp/early.js';
+import { batchedStdout } from './mcp/stdout.js';
 import { helpSettings } from './settings.js';
 import { VERSION } from './version.js';
 
@@ -207,7 +208,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv, start?: EarlyStart):
     const onerror = (err: Error) => log.debug('stdio', { error: err.message });
     const served = early
       ? early.serve(factory, onerror, { ...stdio, deserializeMessage })
-      : stdio.serveStdio(factory, { onerror });
+      : stdio.serveStdio(factory, {
+          onerror,
+          transport: new stdio.StdioServerTransport(process.stdin, batchedStdout(process.stdout)),
+        });
     log.info(`flops-mcp ${VERSION} ready on stdio${config.sandbox ? ' (sandbox)' : ''}`);
     stop = async () => {
       await served.close().catch(() => undefined);

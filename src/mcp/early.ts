@@ -25,6 +25,7 @@ import type { StdioServerHandle, StdioServerTransport, serveStdio } from '@model
 import type { Logger } from '../log.js';
 import { isRecord } from '../util.js';
 import { instructions, selectTools, type ToolSelection, toolFacts } from './selection.js';
+import { batchedStdout } from './stdout.js';
 
 /** What the server answers to `initialize`, but the instructions and the negotiated version. */
 export interface InitializeTemplate {
@@ -225,7 +226,7 @@ export function listenEarly(options: EarlyOptions): Early | undefined {
       stdin.off('end', finish);
       finish();
       const { StdioServerTransport, serveStdio, deserializeMessage } = sdk;
-      const transport = new StdioServerTransport(stdin, stdout);
+      const transport = new StdioServerTransport(stdin, batchedStdout(stdout));
       if (answered) {
         const early = answered;
         const send = transport.send.bind(transport);
