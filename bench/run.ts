@@ -742,7 +742,8 @@ async function measureMemory(sandbox: SandboxProcess, sdkFloor: string) {
 /**
  * Tasks (2026-07-28, the Tasks extension) against the waiter, counted at an in-process sandbox
  * behind the real stateless HTTP server (src/http): `tasks` VMs are installed first (at time scale
- * 0, instantly), then each renamed twice, every rename taking TASK_OPERATION_MS:
+ * 0, instantly; on an onDemand tariff without public IPs, of which the sandbox has a few hundred),
+ * then each renamed twice, every rename taking TASK_OPERATION_MS:
  *
  *   - as tasks: tools/call from a client that declares the extension returns a task at once; each
  *     is then read with tasks/get after its suggested pollIntervalMs, until it is completed;
@@ -803,7 +804,7 @@ async function measureTasks() {
       async (i) => {
         const r = await rpc('tools/call', {
           name: 'vm_install',
-          arguments: { distribution: 'Debian 7.6 x64', tariff: 'Облачный 1024', name: `task-${i}` },
+          arguments: { distribution: 'Debian 7.6 x64', tariff: 'Облачный без границ', ipCount: 0, name: `task-${i}` },
         });
         const data = r['structuredContent'] as { vmId?: number } | undefined;
         if (r['isError'] || data?.vmId === undefined)
