@@ -19,7 +19,8 @@
  * Also: per-call overhead (in-memory and stdio) and wait_for_operation's polls and lateness.
  * Every timed figure is the median of repeated runs with min and max. Nothing here is asserted:
  * the report says which targets are met and by how much the others are missed.
- * `--quick` runs fewer repetitions and only prints (the committed report is a full run).
+ * `--quick` runs fewer repetitions and only prints (the committed report is a full run);
+ * `--render` writes latest.md again from latest.json, measuring nothing.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -804,7 +805,12 @@ async function measureTasks() {
       async (i) => {
         const r = await rpc('tools/call', {
           name: 'vm_install',
-          arguments: { distribution: 'Debian 7.6 x64', tariff: 'Облачный без границ', ipCount: 0, name: `task-${i}` },
+          arguments: {
+            distribution: 'Debian 7.6 x64',
+            tariff: 'Облачный без границ',
+            ipCount: 0,
+            name: `task-${i}`,
+          },
         });
         const data = r['structuredContent'] as { vmId?: number } | undefined;
         if (r['isError'] || data?.vmId === undefined)
@@ -1276,8 +1282,11 @@ function notes(r: Report): string[] {
   const out: string[] = [];
   const fa = r.firstAnswer;
   if (missed('1.')) {
+    const doDiscover = fa.discover.digitalOceanError
+      ? ` DigitalOcean's server has no server/discover: what is timed for it there is its error answer (${fa.discover.digitalOceanError.code}), after which a 2026 client has to start over with initialize.`
+      : '';
     out.push(
-      `- **First answer.** The entry, dist/cli.js, is one file (≈ 18 kB: the settings table, the configuration, the tool index and the early answer; scripts/build.mjs refuses to bundle zod, the SDK or undici into it) that reads stdin and answers from build-time data; what it costs beyond a bare Node process is reading and compiling that file and parsing the configuration: ${fmt(fa.initialize.flopsMs.median - fa.initialize.bareMs.median)} ms for initialize and ${fmt(fa.discover.flopsMs.median - fa.discover.bareMs.median)} ms for server/discover in this run, where one Node start-up takes ${fmt(fa.initialize.bareMs.median)} ms (min ${fmt(fa.initialize.bareMs.min)} ms) on a machine shared with other work: the spread of the bare process alone (${fmt(fa.initialize.bareMs.min)}–${fmt(fa.initialize.bareMs.max)} ms) is larger than the difference. DigitalOcean's server is a Node launcher that spawns a Go binary: one Node start-up plus a Go process.`,
+      `- **First answer.** The entry, dist/cli.js, is one file (≈ 18 kB: the settings table, the configuration, the tool index and the early answer; scripts/build.mjs refuses to bundle zod, the SDK or undici into it) that reads stdin and answers from build-time data; what it costs beyond a bare Node process is reading and compiling that file and parsing the configuration: ${fmt(fa.initialize.flopsMs.median - fa.initialize.bareMs.median)} ms for initialize and ${fmt(fa.discover.flopsMs.median - fa.discover.bareMs.median)} ms for server/discover in this run, where one Node start-up takes ${fmt(fa.initialize.bareMs.median)} ms (${fmt(fa.initialize.bareMs.min)}–${fmt(fa.initialize.bareMs.max)} ms) on a machine shared with other work: that spread is far larger than the differences between the contenders. DigitalOcean's server is a Node launcher that spawns a Go binary: one Node start-up plus a Go process (${fmt(fa.initialize.digitalOceanMs?.median)} ms for initialize here).${doDiscover}`,
     );
   }
   const tl = r.toolsList;
@@ -1289,7 +1298,7 @@ function notes(r: Report): string[] {
   const t64 = r.throughput.filter((t) => t.concurrency === 64 && t.ratio < TARGETS.throughputRatio);
   if (t64.length) {
     out.push(
-      `- **Throughput.** ${t64.map((t) => `${t.connection}: ${fmt(t.ratio, 2)} ×, the server busy ${fmt(t.serverBusyMcp, 2)} of a core, ${fmt(t.serverCpuPerCallUs, 0)} µs of CPU a call`).join('; ')}; the sandbox spends ${fmt(r.sandbox.cpuPerRequestUs?.median, 0)} µs a request, and raw undici is bound by it. On this 2-core machine the sandbox, the server and the benchmark's own MCP client (busy ${t64.map((t) => fmt(t.clientBusyMcp, 2)).join(' / ')}) share two cores with other work, so the MCP rate is bound by the server's CPU a call: the SDK's per-message work (parsing and validating the JSON-RPC message with zod, the 2026 envelope, the result), the tool's argument validation, the undici request, and the result written twice (text and structuredContent, as the tools' contract says).`,
+      `- **Throughput.** ${t64.map((t) => `${t.connection}: ${fmt(t.ratio, 2)} ×, the server busy ${fmt(t.serverBusyMcp, 2)} of a core, ${fmt(t.serverCpuPerCallUs, 0)} µs of CPU a call`).join('; ')}; the sandbox spends ${fmt(r.sandbox.cpuPerRequestUs?.median, 0)} µs a request, and raw undici is bound by it. On this 2-core machine the sandbox, the server and the benchmark's own MCP client (busy ${t64.map((t) => fmt(t.clientBusyMcp, 2)).join(' / ')}) share two cores with other work, so the MCP rate is bound by the server's CPU a call: the SDK's per-message work (parsing and validating the JSON-RPC message with zod, the 2026 envelope, the result), the tool's argument validation, the undici request, and the result written twice (text and structuredContent, as the tools' contract says). A CPU profile of the stdio server at concurrency 64 (before this round's batched stdout writes) showed the pipe writes ≈ 13 %, undici ≈ 13 %, zod ≈ 9 % (the SDK's message schemas and the tools' arguments), the SDK's protocol code ≈ 6 %, garbage collection ≈ 4 %, the tool layer (src/mcp/register.ts) ≈ 5 %. Stateless HTTP builds a server for every request (createServer ≈ 1.1 ms: 39 tools, resources, prompts, the task handlers and their zod schemas) and goes through the SDK's web-standard transport (a Request and a Response object, an SSE frame) for one call: its profile is spread over zod ≈ 13 % (schemas built per server), the SDK ≈ 9 %, garbage collection ≈ 7 %, Node's web streams and fetch classes ≈ 7 %, with no single cost to take out; serving many calls per request, or a session (the default, stateful mode), is the way to throughput over HTTP.`,
     );
   }
   const m = r.memory;
@@ -1313,6 +1322,12 @@ function notes(r: Report): string[] {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--render')) {
+    // The report of the last run written again from its JSON (after a change of the text only).
+    const report = JSON.parse(readFileSync(`${root}bench/results/latest.json`, 'utf8')) as Report;
+    writeFileSync(`${root}bench/results/latest.md`, markdown(report));
+    return;
+  }
   const started = performance.now();
   const cpus = os.cpus();
   const report: Partial<Report> = {
