@@ -108,8 +108,10 @@ export function startSandboxProcess(args: string[] = []): Promise<SandboxProcess
 }
 
 export interface ColdStart {
-  /** ms from spawn until the `initialize` response arrived. */
+  /** ms from spawn until the answer to the opening message (`initialize` or `server/discover`) arrived. */
   initialize: number;
+  /** The opening message was answered with this JSON-RPC error (only when `acceptError`). */
+  error?: { code: number; message: string };
   /** ms from spawn until the `tools/list` response arrived (when asked). */
   toolsList?: number;
   /** The `tools/list` result exactly as sent on stdout. */
@@ -134,6 +136,8 @@ export function coldStart(
   env: NodeJS.ProcessEnv,
   list: boolean,
   opening: Opening = 'initialize',
+  /** An error answer to the opening message counts as its answer (a server without server/discover). */
+  acceptError = false,
 ): Promise<ColdStart> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -153,7 +157,13 @@ export function coldStart(
       for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
-        const message = JSON.parse(line) as { id?: number; result?: unknown; error?: unknown };
+        if (!line.startsWith('{')) continue; // a server that logs on stdout
+        const message = JSON.parse(line) as { id?: number; result?: unknown; error?: ColdStart['error'] };
+        if (message.error && message.id === 1 && acceptError) {
+          result.initialize = performance.now() - started;
+          result.error = message.error;
+          return finish();
+        }
         if (message.error) return finish(new Error(JSON.stringify(message.error)));
         if (message.id === 1) {
           result.initialize = performance.now() - started;
@@ -216,3 +226,79 @@ export const fmt = (value: number | undefined, digits = 1): string =>
   value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits);
 
 export const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
+
+/** A bench process's child: spawned with its stderr scanned until `pattern` matches (group 1 returned). */
+export function spawnUntil(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  pattern: RegExp,
+): Promise<{ child: ChildProcess; match: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+  return new Promise((resolve, reject) => {
+    let err = '';
+    const onExit = (code: number | null) =>
+      reject(new Error(`${args.join(' ')} exited with ${code}: ${err}`));
+    child.once('exit', onExit);
+    const onData = (chunk: Buffer) => {
+      err += chunk.toString();
+      const match = pattern.exec(err)?.[1];
+      if (match === undefined) return;
+      child.stderr!.off('data', onData);
+      child.stderr!.resume();
+      child.off('exit', onExit);
+      resolve({
+        child,
+        match,
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      });
+    };
+    child.stderr!.on('data', onData);
+  });
+}
+
+/** The envelope of a 2026-07-28 request (its `_meta`). */
+export function envelope(capabilities: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...ENVELOPE, 'io.modelcontextprotocol/clientCapabilities': capabilities };
+}
+
+/**
+ * One JSON-RPC request over 2026-07-28 Streamable HTTP with the standard headers, as a plain
+ * client sends it (the bench's tasks requester); the answer to it (JSON or the SSE event with its id).
+ */
+export async function post2026(
+  url: string,
+  dispatcher: import('undici').Dispatcher,
+  message: { id: string | number; method: string; params: Record<string, unknown> },
+): Promise<Record<string, unknown>> {
+  const { request } = await import('undici');
+  const name = message.params['name'] ?? message.params['taskId'];
+  const response = await request(url, {
+    dispatcher,
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': message.method,
+      ...(typeof name === 'string' ? { 'mcp-name': name } : {}),
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', ...message }),
+  });
+  const body = await response.body.text();
+  const lines = body.startsWith('{')
+    ? [body]
+    : body
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6));
+  const messages = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const answer = messages.find((m) => m['id'] === message.id);
+  if (!answer)
+    throw new Error(`no answer to ${message.method} (HTTP ${response.statusCode}): ${body.slice(0, 200)}`);
+  return answer;
+}

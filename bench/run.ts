@@ -1,46 +1,63 @@
 /**
  * `npm run bench`: what a user of flops-mcp feels, measured side by side in one run against the
- * sandbox, written to bench/results/latest.md and latest.json.
+ * sandbox, written to bench/results/latest.md and latest.json. The five targets of issue 19:
  *
- *   - cold start: spawn of the built bin until `initialize` and until `tools/list` are answered,
- *     against a bare Node process that answers `initialize`;
- *   - tools/list size in bytes and tokens (bytes / 4), for all tools and for each toolset;
- *   - per-call overhead of vm_get through MCP (in-memory and stdio) against the same call made with
- *     the client and with a raw undici request;
- *   - throughput over stdio at concurrency 1, 16 and 64 against raw undici, with the sandbox's own
- *     CPU use to show it is not the bottleneck;
- *   - waiting: polls and lateness of wait_for_operation for operations of 1, 5 and 30 s;
- *   - memory: RSS of the stdio server after start-up and after 10,000 calls.
+ *   1. first answer: spawn of the built bin until its answer to `initialize` and to
+ *      `server/discover`, against a bare Node process answering the same message, the SDK floor
+ *      (an empty server on the same SDK) and DigitalOcean's MCP server (`@digitalocean/mcp`,
+ *      installed here with npm into a scratch folder, `--services droplets`, a placeholder token);
+ *   2. tools/list: bytes a tool without output schemas (as sent on stdio, the output schemas taken
+ *      out), with them, per toolset; DigitalOcean's list measured the same way;
+ *   3. throughput at concurrency 64 against raw undici to the same sandbox: over stdio on a 2025
+ *      connection (also at 1 and 16), on a 2026-07-28 connection (a per-request envelope), and
+ *      over stateless Streamable HTTP;
+ *   4. memory: RSS after start-up; the RSS every 1,000 calls up to 10,000 (a curve, and its
+ *      plateau against the level after the first 1,000); the live heap after a full GC;
+ *   5. tasks: provider reads of one `tasks/get`, and 1,000 tasks polled at their suggested interval
+ *      against the waiter (`wait: true`) for the same operations, counted at the sandbox.
  *
+ * Also: per-call overhead (in-memory and stdio) and wait_for_operation's polls and lateness.
  * Every timed figure is the median of repeated runs with min and max. Nothing here is asserted:
  * the report says which targets are met and by how much the others are missed.
- * `--quick` runs fewer repetitions and only prints (the committed report is a full run).
+ * `--quick` runs fewer repetitions and only prints (the committed report is a full run);
+ * `--render` writes latest.md again from latest.json, measuring nothing.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
+import { Client as V2Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport as V2StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { Agent, request } from 'undici';
 import { FlopsClient } from '../src/api/client.js';
 import { TOOLSETS, type Toolset } from '../src/api/operations.js';
+import { startHttpServer } from '../src/http/server.js';
+import { silentLogger } from '../src/log.js';
 import { createServer } from '../src/mcp/server.js';
+import { TASKS_EXTENSION, TaskSeal } from '../src/mcp/tasks.js';
 import type { ToolSelection } from '../src/mcp/tools.js';
 import { startSandbox } from '../src/sandbox/index.js';
 import {
+  type ColdStart,
   cli,
   coldStart,
+  envelope,
   fmt,
-  kb,
+  type Opening,
+  post2026,
   processCpuMs,
   processRssMb,
   root,
   type SandboxProcess,
   type Stats,
   sleep,
+  spawnUntil,
   startSandboxProcess,
   stats,
   throughput,
@@ -48,28 +65,44 @@ import {
 
 const quick = process.argv.includes('--quick');
 const RUNS = {
-  coldStart: quick ? 5 : 20,
+  coldStart: quick ? 5 : 25,
   callRounds: quick ? 2 : 5,
   callsPerRound: quick ? 200 : 600,
   throughputRepeats: quick ? 1 : 3,
   throughputMs: quick ? 1000 : 2000,
   memoryRuns: quick ? 1 : 3,
   memoryCalls: 10_000,
+  memoryStep: 1_000,
   waitRepeats: quick ? 1 : 3,
+  tasks: quick ? 200 : 1_000,
 };
 const VM_ID = 85561;
 /** vm_rename takes 500 ms in the sandbox before its time scale. */
 const RENAME_MS = 500;
 const WAIT_SECONDS = [1, 5, 30] as const;
+/** How long each of the tasks' operations takes (vm_rename at the matching time scale). */
+const TASK_OPERATION_MS = 3_000;
+/** DigitalOcean's server wants a token to start; nothing here calls its API. */
+const PLACEHOLDER_TOKEN = 'dop_v1_placeholder_for_the_benchmark';
 
 const TARGETS = {
-  coldStartRatio: 1.5,
-  toolsListBytes: 16 * 1024,
+  /** Issue 19, target 1: the first answer (initialize and server/discover) against bare Node… */
+  firstAnswerVsBare: 1.1,
+  /** …and against DigitalOcean's MCP server. */
+  firstAnswerVsDigitalOcean: 1.0,
+  /** Target 2: bytes a tool of tools/list without output schemas (DigitalOcean's droplets: 558). */
+  toolsListBytesPerTool: 558,
   overheadMs: 0.3,
+  /** Target 3: MCP calls per second at concurrency 64 against raw undici. */
   throughputRatio: 0.5,
   waitPolls30s: 15,
+  /** Target 4: RSS after start-up, its growth from 1,000 to 10,000 calls, the live heap's. */
   rssStartMb: 55,
-  rssGrowth: 0.1,
+  rssPlateau: 0.25,
+  /** The live heap after a full GC from 10,000 to 20,000 calls: flat (≤ 5 % or 1 MB). */
+  liveHeapGrowth: 0.05,
+  /** Target 5: provider reads of one tasks/get. */
+  readsPerTaskGet: 1,
 };
 
 function log(message: string): void {
@@ -88,41 +121,124 @@ function serverEnv(sandbox: SandboxProcess): NodeJS.ProcessEnv {
   };
 }
 
+const vmGetUrl = (sandbox: SandboxProcess) =>
+  `${sandbox.url}vm/${VM_ID}/?clientId=${encodeURIComponent(sandbox.clientId)}&apiKey=${encodeURIComponent(sandbox.apiKey)}`;
+
 // ---------------------------------------------------------------------------------------------
 
-async function measureColdStart(sandbox: SandboxProcess, sdkFloor: string) {
-  log(`cold start: ${RUNS.coldStart} runs each, interleaved`);
-  const env = serverEnv(sandbox);
-  const bareServer = `${root}bench/bare-server.mjs`;
-  const bare: number[] = [];
-  const sdk: number[] = [];
-  const init: number[] = [];
-  const list: number[] = [];
-  let toolsListJson = '';
-  // One of each first, not counted: the file system cache.
-  await coldStart([bareServer], env, false);
-  await coldStart([sdkFloor], env, true);
-  await coldStart([cli], env, true);
-  for (let i = 0; i < RUNS.coldStart; i++) {
-    bare.push((await coldStart([bareServer], env, false)).initialize);
-    sdk.push((await coldStart([sdkFloor], env, true)).initialize);
-    const run = await coldStart([cli], env, true);
-    init.push(run.initialize);
-    list.push(run.toolsList!);
-    toolsListJson = run.toolsListJson!;
+interface DigitalOcean {
+  /** What was installed: `@digitalocean/mcp@version`. */
+  version?: string;
+  /** The package's bin, run with this Node as ours is. */
+  entry?: string;
+  /** Why there is no DigitalOcean figure (install or start failed), as npm or the server said. */
+  error?: string;
+  dir: string;
+}
+
+/** `npm install @digitalocean/mcp` into a scratch folder (the registry is the only network here). */
+function installDigitalOcean(): DigitalOcean {
+  const dir = mkdtempSync(join(os.tmpdir(), 'flops-bench-do-'));
+  log(`installing @digitalocean/mcp into ${dir}`);
+  try {
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', dir, '@digitalocean/mcp'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 300_000,
+    });
+    const pkgDir = join(dir, 'node_modules/@digitalocean/mcp');
+    const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as {
+      version: string;
+      bin: string | Record<string, string>;
+    };
+    const bin = typeof pkg.bin === 'string' ? pkg.bin : Object.values(pkg.bin)[0]!;
+    return { dir, version: `@digitalocean/mcp@${pkg.version}`, entry: join(pkgDir, bin) };
+  } catch (err) {
+    const e = err as { stderr?: Buffer; message: string };
+    const text = (e.stderr?.toString() || e.message).trim().split('\n').slice(-3).join(' ');
+    return { dir, error: `npm install @digitalocean/mcp failed: ${text}` };
   }
-  const b = stats(bare);
-  const f = stats(sdk);
-  const s = stats(init);
-  return {
-    bareInitializeMs: b,
-    sdkFloorInitializeMs: f,
-    initializeMs: s,
-    toolsListMs: stats(list),
-    ratio: s.median / b.median,
-    sdkFloorRatio: f.median / b.median,
-    toolsListJson,
+}
+
+const digitalOceanArgs = (d: DigitalOcean) => [d.entry!, '--services', 'droplets'];
+const digitalOceanEnv = (env: NodeJS.ProcessEnv) => ({ ...env, DIGITALOCEAN_API_TOKEN: PLACEHOLDER_TOKEN });
+
+interface Contender {
+  name: 'bare' | 'sdk' | 'flops' | 'digitalocean';
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  acceptError?: boolean;
+  list?: boolean;
+}
+
+async function measureFirstAnswer(sandbox: SandboxProcess, sdkFloor: string, d: DigitalOcean) {
+  const env = serverEnv(sandbox);
+  const contenders: Contender[] = [
+    { name: 'bare', args: [`${root}bench/bare-server.mjs`], env },
+    { name: 'sdk', args: [sdkFloor], env },
+    { name: 'flops', args: [cli], env, list: true },
+  ];
+  if (d.entry) {
+    const c: Contender = {
+      name: 'digitalocean',
+      args: digitalOceanArgs(d),
+      env: digitalOceanEnv(env),
+      acceptError: true,
+    };
+    try {
+      await coldStart(c.args, c.env, false, 'initialize');
+      contenders.push(c);
+    } catch (err) {
+      d.error = `@digitalocean/mcp did not answer initialize: ${(err as Error).message}`;
+    }
+  }
+  const per = async (opening: Opening) => {
+    log(
+      `first answer to ${opening}: ${RUNS.coldStart} runs of each of ${contenders.map((c) => c.name).join(', ')}, interleaved`,
+    );
+    const samples = new Map(contenders.map((c) => [c.name, [] as number[]]));
+    const list: number[] = [];
+    let listJson = '';
+    let doError: ColdStart['error'];
+    // One of each first, not counted: the file system cache.
+    for (const c of contenders) await coldStart(c.args, c.env, false, opening, c.acceptError);
+    for (let i = 0; i < RUNS.coldStart; i++) {
+      // The order turns each round, so that none always follows another's exit.
+      for (let k = 0; k < contenders.length; k++) {
+        const c = contenders[(i + k) % contenders.length]!;
+        const run = await coldStart(c.args, c.env, c.list ?? false, opening, c.acceptError);
+        samples.get(c.name)!.push(run.initialize);
+        if (c.list) {
+          list.push(run.toolsList!);
+          listJson = run.toolsListJson!;
+        }
+        if (run.error) doError = run.error;
+      }
+    }
+    const s = (name: Contender['name']) =>
+      samples.get(name)?.length ? stats(samples.get(name)!) : undefined;
+    const bare = s('bare')!;
+    const flops = s('flops')!;
+    const digitalocean = s('digitalocean');
+    /** Each round's flops / bare, taken back to back: less sensitive to the machine's load drifting. */
+    const paired = samples.get('flops')!.map((v, i) => v / samples.get('bare')![i]!);
+    return {
+      bareMs: bare,
+      sdkFloorMs: s('sdk')!,
+      flopsMs: flops,
+      digitalOceanMs: digitalocean,
+      /** DigitalOcean's answer was this JSON-RPC error (its server has no server/discover). */
+      digitalOceanError: doError,
+      toolsListMs: stats(list),
+      ratioBare: flops.median / bare.median,
+      ratioBarePaired: stats(paired).median,
+      ratioSdkFloor: s('sdk')!.median / bare.median,
+      ratioDigitalOcean: digitalocean ? flops.median / digitalocean.median : undefined,
+      toolsListJson: listJson,
+    };
   };
+  const initialize = await per('initialize');
+  const discover = await per('discover');
+  return { initialize, discover };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,7 +262,36 @@ async function toolsListJson(client: FlopsClient, selection: ToolSelection): Pro
   return json;
 }
 
-async function measureToolsList(sandbox: SandboxProcess, sentOnStdio: string) {
+type ListedTool = {
+  description?: string;
+  outputSchema?: unknown;
+  inputSchema: { properties?: Record<string, Record<string, unknown>> };
+};
+
+/** The same list with the output schemas taken out. */
+function withoutOutputSchemas(json: string): string {
+  const list = JSON.parse(json) as { tools: ListedTool[] };
+  for (const tool of list.tools) delete tool.outputSchema;
+  return JSON.stringify(list);
+}
+
+const BOUNDS = ['minimum', 'maximum', 'minLength', 'maxLength', 'minItems', 'maxItems', 'format', 'pattern'];
+
+/** What the list (without output schemas) weighs with every description emptied, and also with no bounds. */
+function structureFloor(json: string): { withoutDescriptions: number; withoutDescriptionsOrBounds: number } {
+  const list = JSON.parse(withoutOutputSchemas(json)) as { tools: ListedTool[] };
+  for (const tool of list.tools) {
+    tool.description = '';
+    for (const property of Object.values(tool.inputSchema.properties ?? {})) property['description'] = '';
+  }
+  const withoutDescriptions = Buffer.byteLength(JSON.stringify(list));
+  for (const tool of list.tools)
+    for (const property of Object.values(tool.inputSchema.properties ?? {}))
+      for (const b of BOUNDS) delete property[b];
+  return { withoutDescriptions, withoutDescriptionsOrBounds: Buffer.byteLength(JSON.stringify(list)) };
+}
+
+async function measureToolsList(sandbox: SandboxProcess, sentOnStdio: string, d: DigitalOcean) {
   log('tools/list size');
   const client = new FlopsClient({
     baseUrl: sandbox.url,
@@ -154,32 +299,45 @@ async function measureToolsList(sandbox: SandboxProcess, sentOnStdio: string) {
     apiKey: sandbox.apiKey,
   });
   const all = await toolsListJson(client, {});
-  const toolsets: { toolset: Toolset; tools: number; bytes: number }[] = [];
+  const toolsets: { toolset: Toolset; tools: number; bytes: number; bytesWithoutOutput: number }[] = [];
   for (const toolset of TOOLSETS) {
     const json = await toolsListJson(client, { toolsets: [toolset] });
     toolsets.push({
       toolset,
       tools: (JSON.parse(json) as { tools: unknown[] }).tools.length,
       bytes: Buffer.byteLength(json),
+      bytesWithoutOutput: Buffer.byteLength(withoutOutputSchemas(json)),
     });
   }
   await client.close();
-  const parsed = JSON.parse(all) as {
-    tools: { description?: string; inputSchema: { properties?: Record<string, { description?: string }> } }[];
-  };
-  // What the list would weigh with every description empty: the part descriptions cannot cut.
-  for (const tool of parsed.tools) {
-    tool.description = '';
-    for (const property of Object.values(tool.inputSchema.properties ?? {})) property.description = '';
-  }
+  const tools = (JSON.parse(sentOnStdio) as { tools: unknown[] }).tools.length;
   const bytes = Buffer.byteLength(sentOnStdio);
+  const bytesWithoutOutput = Buffer.byteLength(withoutOutputSchemas(sentOnStdio));
+  const floor = structureFloor(sentOnStdio);
+  // DigitalOcean's list, as its server sends it on stdio (it has no output schemas).
+  let digitalOcean: { tools: number; bytes: number; bytesPerTool: number } | undefined;
+  if (d.entry && !d.error) {
+    try {
+      const run = await coldStart(digitalOceanArgs(d), digitalOceanEnv(serverEnv(sandbox)), true);
+      const n = (JSON.parse(run.toolsListJson!) as { tools: unknown[] }).tools.length;
+      const b = Buffer.byteLength(run.toolsListJson!);
+      digitalOcean = { tools: n, bytes: b, bytesPerTool: b / n };
+    } catch (err) {
+      d.error = `@digitalocean/mcp did not answer tools/list: ${(err as Error).message}`;
+    }
+  }
   return {
-    tools: (JSON.parse(all) as { tools: unknown[] }).tools.length,
+    tools,
     bytes,
     tokens: Math.round(bytes / 4),
+    bytesPerTool: bytes / tools,
+    bytesWithoutOutput,
+    bytesPerToolWithoutOutput: bytesWithoutOutput / tools,
     sameInMemory: all === sentOnStdio,
-    withoutDescriptionsBytes: Buffer.byteLength(JSON.stringify(parsed)),
+    withoutDescriptionsBytes: floor.withoutDescriptions,
+    withoutDescriptionsOrBoundsBytes: floor.withoutDescriptionsOrBounds,
     toolsets: toolsets.map((t) => ({ ...t, tokens: Math.round(t.bytes / 4) })),
+    digitalOcean,
   };
 }
 
@@ -202,7 +360,7 @@ async function measurePerCall(sandbox: SandboxProcess) {
     new StdioClientTransport({ command: process.execPath, args: [cli], env: serverEnv(sandbox) as never }),
   );
   const agent = new Agent({ connections: 32 });
-  const url = `${sandbox.url}vm/${VM_ID}/?clientId=${encodeURIComponent(sandbox.clientId)}&apiKey=${encodeURIComponent(sandbox.apiKey)}`;
+  const url = vmGetUrl(sandbox);
   const check = (r: Record<string, unknown>) => {
     if (r.isError) throw new Error(`vm_get failed: ${JSON.stringify(r)}`);
   };
@@ -265,67 +423,126 @@ async function measurePerCall(sandbox: SandboxProcess) {
 
 // ---------------------------------------------------------------------------------------------
 
+type Connection = 'stdio 2025' | 'stdio 2026-07-28' | 'HTTP stateless';
+
+/** A connection to a flops-mcp process and a vm_get through it. */
+async function connect(
+  sandbox: SandboxProcess,
+  kind: Connection,
+): Promise<{ call: () => Promise<void>; pid: number | undefined; close: () => Promise<void> }> {
+  const env = serverEnv(sandbox);
+  const check = (r: object) => {
+    if ('isError' in r && r.isError) throw new Error(JSON.stringify(r));
+  };
+  if (kind === 'stdio 2025') {
+    const client = new Client({ name: 'bench', version: '1' });
+    const transport = new StdioClientTransport({ command: process.execPath, args: [cli], env: env as never });
+    await client.connect(transport);
+    return {
+      call: async () => check(await client.callTool({ name: 'vm_get', arguments: { vmId: VM_ID } })),
+      pid: transport.pid ?? undefined,
+      close: () => client.close(),
+    };
+  }
+  if (kind === 'stdio 2026-07-28') {
+    // The SDK's v2 client in auto mode opens with server/discover and sends every request with
+    // the 2026-07-28 envelope (protocol version, client info and capabilities in its _meta).
+    const client = new V2Client({ name: 'bench', version: '1' }, { versionNegotiation: { mode: 'auto' } });
+    const transport = new V2StdioClientTransport({
+      command: process.execPath,
+      args: [cli],
+      env: env as Record<string, string>,
+    });
+    await client.connect(transport);
+    if (client.getProtocolEra() !== 'modern') throw new Error('the v2 client did not negotiate 2026-07-28');
+    return {
+      call: async () => check(await client.callTool({ name: 'vm_get', arguments: { vmId: VM_ID } })),
+      pid: transport.pid ?? undefined,
+      close: () => client.close(),
+    };
+  }
+  // `flops-mcp --http --stateless`: a server per request, as behind a load balancer.
+  const http = await spawnUntil(
+    [cli, '--http', '--stateless', '--port', '0'],
+    env,
+    /listening on (http:\/\/\S+)/,
+  );
+  const client = new Client({ name: 'bench', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(http.match)));
+  return {
+    call: async () => check(await client.callTool({ name: 'vm_get', arguments: { vmId: VM_ID } })),
+    pid: http.child.pid,
+    close: async () => {
+      await client.close();
+      await http.stop();
+    },
+  };
+}
+
 async function measureThroughput(sandbox: SandboxProcess) {
-  log(`throughput: ${RUNS.throughputRepeats} × ${RUNS.throughputMs} ms per mode and concurrency`);
-  const stdio = new Client({ name: 'bench', version: '1' });
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [cli],
-    env: serverEnv(sandbox) as never,
-  });
-  await stdio.connect(transport);
   const agent = new Agent({ connections: 64 });
-  const url = `${sandbox.url}vm/${VM_ID}/?clientId=${encodeURIComponent(sandbox.clientId)}&apiKey=${encodeURIComponent(sandbox.apiKey)}`;
+  const url = vmGetUrl(sandbox);
   const raw = async () => {
     const res = await request(url, { dispatcher: agent });
     await res.body.text();
   };
-  const mcp = async () => {
-    const r = await stdio.callTool({ name: 'vm_get', arguments: { vmId: VM_ID } });
-    if (r.isError) throw new Error(JSON.stringify(r));
-  };
   await throughput(16, 500, raw);
-  await throughput(16, 500, mcp);
   const rows = [];
-  for (const concurrency of [1, 16, 64]) {
-    const perSecond = { raw: [] as number[], mcp: [] as number[] };
-    const sandboxCpu = { raw: [] as number[], mcp: [] as number[] };
-    const serverCpu: number[] = [];
-    const clientCpu = { raw: [] as number[], mcp: [] as number[] };
-    for (let i = 0; i < RUNS.throughputRepeats; i++) {
-      for (const [name, call] of [
-        ['raw', raw],
-        ['mcp', mcp],
-      ] as const) {
-        const cpu0 = processCpuMs(sandbox.child.pid);
-        const srv0 = processCpuMs(transport.pid ?? undefined);
-        const own0 = process.cpuUsage();
-        const run = await throughput(concurrency, RUNS.throughputMs, call);
-        const own = process.cpuUsage(own0);
-        clientCpu[name].push((own.user + own.system) / 1000 / run.ms);
-        const cpu1 = processCpuMs(sandbox.child.pid);
-        const srv1 = processCpuMs(transport.pid ?? undefined);
-        perSecond[name].push(run.perSecond);
-        if (cpu0 !== undefined && cpu1 !== undefined) sandboxCpu[name].push((cpu1 - cpu0) / run.ms);
-        if (name === 'mcp' && srv0 !== undefined && srv1 !== undefined)
-          serverCpu.push((srv1 - srv0) / run.ms);
+  const plan: [Connection, number[]][] = [
+    ['stdio 2025', [1, 16, 64]],
+    ['stdio 2026-07-28', [64]],
+    ['HTTP stateless', [64]],
+  ];
+  for (const [connection, concurrencies] of plan) {
+    log(
+      `throughput ${connection}: ${RUNS.throughputRepeats} × ${RUNS.throughputMs} ms at concurrency ${concurrencies.join(', ')}`,
+    );
+    const c = await connect(sandbox, connection);
+    await throughput(16, 500, c.call);
+    for (const concurrency of concurrencies) {
+      const perSecond = { raw: [] as number[], mcp: [] as number[] };
+      const sandboxCpu = { raw: [] as number[], mcp: [] as number[] };
+      const serverCpu: number[] = [];
+      const clientCpu = { raw: [] as number[], mcp: [] as number[] };
+      for (let i = 0; i < RUNS.throughputRepeats; i++) {
+        for (const [name, call] of [
+          ['raw', raw],
+          ['mcp', c.call],
+        ] as const) {
+          const cpu0 = processCpuMs(sandbox.child.pid);
+          const srv0 = processCpuMs(c.pid);
+          const own0 = process.cpuUsage();
+          const run = await throughput(concurrency, RUNS.throughputMs, call);
+          const own = process.cpuUsage(own0);
+          clientCpu[name].push((own.user + own.system) / 1000 / run.ms);
+          const cpu1 = processCpuMs(sandbox.child.pid);
+          const srv1 = processCpuMs(c.pid);
+          perSecond[name].push(run.perSecond);
+          if (cpu0 !== undefined && cpu1 !== undefined) sandboxCpu[name].push((cpu1 - cpu0) / run.ms);
+          if (name === 'mcp' && srv0 !== undefined && srv1 !== undefined)
+            serverCpu.push((srv1 - srv0) / run.ms);
+        }
       }
+      const rawStats = stats(perSecond.raw);
+      const mcpStats = stats(perSecond.mcp);
+      const serverBusyMcp = serverCpu.length ? stats(serverCpu).median : undefined;
+      rows.push({
+        connection,
+        concurrency,
+        rawPerSecond: rawStats,
+        mcpPerSecond: mcpStats,
+        ratio: mcpStats.median / rawStats.median,
+        sandboxBusyRaw: sandboxCpu.raw.length ? stats(sandboxCpu.raw).median : undefined,
+        sandboxBusyMcp: sandboxCpu.mcp.length ? stats(sandboxCpu.mcp).median : undefined,
+        serverBusyMcp,
+        /** The server's CPU time per call, µs. */
+        serverCpuPerCallUs: serverBusyMcp === undefined ? undefined : (serverBusyMcp / mcpStats.median) * 1e6,
+        clientBusyRaw: stats(clientCpu.raw).median,
+        clientBusyMcp: stats(clientCpu.mcp).median,
+      });
     }
-    const rawStats = stats(perSecond.raw);
-    const mcpStats = stats(perSecond.mcp);
-    rows.push({
-      concurrency,
-      rawPerSecond: rawStats,
-      mcpPerSecond: mcpStats,
-      ratio: mcpStats.median / rawStats.median,
-      sandboxBusyRaw: sandboxCpu.raw.length ? stats(sandboxCpu.raw).median : undefined,
-      sandboxBusyMcp: sandboxCpu.mcp.length ? stats(sandboxCpu.mcp).median : undefined,
-      serverBusyMcp: serverCpu.length ? stats(serverCpu).median : undefined,
-      clientBusyRaw: stats(clientCpu.raw).median,
-      clientBusyMcp: stats(clientCpu.mcp).median,
-    });
+    await c.close();
   }
-  await stdio.close();
   await agent.close();
   return rows;
 }
@@ -337,7 +554,7 @@ async function measureThroughput(sandbox: SandboxProcess) {
 async function measureSandbox(sandbox: SandboxProcess) {
   log('sandbox capacity');
   const agent = new Agent({ connections: 64 });
-  const url = `${sandbox.url}vm/${VM_ID}/?clientId=${encodeURIComponent(sandbox.clientId)}&apiKey=${encodeURIComponent(sandbox.apiKey)}`;
+  const url = vmGetUrl(sandbox);
   const raw = async () => {
     const res = await request(url, { dispatcher: agent });
     await res.body.text();
@@ -372,7 +589,7 @@ const HEAP_PROBE =
   'data:text/javascript,process.on("SIGUSR2",()=>{globalThis.gc();process.stderr.write("[heap] "+process.memoryUsage().heapUsed+"\\n")})';
 
 async function liveHeapMb(child: {
-  pid: number | null;
+  pid: number | undefined;
   stderr: NodeJS.ReadableStream | null;
 }): Promise<number> {
   return new Promise((resolve) => {
@@ -389,6 +606,7 @@ async function liveHeapMb(child: {
 
 /** RSS of a stdio server 300 ms after it answered initialize (and tools/list, when asked). */
 async function rssAfterStart(args: string[], env: NodeJS.ProcessEnv, list: boolean): Promise<number> {
+  const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'ignore'], env });
   const lines: string[] = [
     JSON.stringify({
@@ -426,31 +644,40 @@ async function measureMemory(sandbox: SandboxProcess, sdkFloor: string) {
   const env = serverEnv(sandbox);
   const bareRss: number[] = [];
   const floorRss: number[] = [];
+  const startRss: number[] = [];
   for (let i = 0; i < 3; i++) {
     bareRss.push(await rssAfterStart([`${root}bench/bare-server.mjs`], env, false));
     floorRss.push(await rssAfterStart([sdkFloor], env, true));
+    startRss.push(await rssAfterStart([cli], env, true));
   }
   const calls = RUNS.memoryCalls;
-  log(`memory: ${RUNS.memoryRuns} × (start-up, then 2 × ${calls} calls at concurrency 16)`);
-  const start: number[] = [];
-  const after: number[] = [];
+  const steps = calls / RUNS.memoryStep;
+  log(
+    `memory: ${RUNS.memoryRuns} × (start-up, ${steps} × ${RUNS.memoryStep} calls at concurrency 16, then ${calls} more)`,
+  );
+  /** curve[k][run]: RSS after (k + 1) × memoryStep calls. */
+  const curve: number[][] = Array.from({ length: steps }, () => []);
   const after2: number[] = [];
   const liveStart: number[] = [];
+  const liveAfter: number[] = [];
   const liveAfter2: number[] = [];
   for (let i = 0; i < RUNS.memoryRuns; i++) {
     const client = new Client({ name: 'bench', version: '1' });
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: ['--expose-gc', '--import', HEAP_PROBE, cli],
-      env: serverEnv(sandbox) as never,
+      env: env as never,
       stderr: 'pipe',
     });
     await client.connect(transport);
-    const child = { pid: transport.pid, stderr: transport.stderr as NodeJS.ReadableStream | null };
+    const child = {
+      pid: transport.pid ?? undefined,
+      stderr: transport.stderr as NodeJS.ReadableStream | null,
+    };
     child.stderr?.resume();
     await client.listTools();
-    const burst = async () => {
-      let left = calls;
+    const burst = async (n: number) => {
+      let left = n;
       await Promise.all(
         Array.from({ length: 16 }, async () => {
           while (left-- > 0) {
@@ -459,15 +686,16 @@ async function measureMemory(sandbox: SandboxProcess, sdkFloor: string) {
           }
         }),
       );
-      await sleep(300);
     };
+    for (let k = 0; k < steps; k++) {
+      await burst(RUNS.memoryStep);
+      curve[k]!.push(processRssMb(child.pid) ?? Number.NaN);
+    }
+    // Live heaps after the curve: a full GC changes how the heap grows afterwards.
+    liveAfter.push(await liveHeapMb(child));
+    await burst(calls);
     await sleep(300);
-    start.push(processRssMb(transport.pid ?? undefined) ?? Number.NaN);
-    await burst();
-    after.push(processRssMb(transport.pid ?? undefined) ?? Number.NaN);
-    await burst();
-    after2.push(processRssMb(transport.pid ?? undefined) ?? Number.NaN);
-    // Live heaps last: a full GC changes how the heap grows afterwards.
+    after2.push(processRssMb(child.pid) ?? Number.NaN);
     liveAfter2.push(await liveHeapMb(child));
     await client.close();
     // The live heap right after start-up, in a fresh process.
@@ -475,31 +703,215 @@ async function measureMemory(sandbox: SandboxProcess, sdkFloor: string) {
     const freshTransport = new StdioClientTransport({
       command: process.execPath,
       args: ['--expose-gc', '--import', HEAP_PROBE, cli],
-      env: serverEnv(sandbox) as never,
+      env: env as never,
       stderr: 'pipe',
     });
     await fresh.connect(freshTransport);
     await fresh.listTools();
     await sleep(300);
-    const freshChild = {
-      pid: freshTransport.pid,
-      stderr: freshTransport.stderr as NodeJS.ReadableStream | null,
-    };
-    liveStart.push(await liveHeapMb(freshChild));
+    liveStart.push(
+      await liveHeapMb({
+        pid: freshTransport.pid ?? undefined,
+        stderr: freshTransport.stderr as NodeJS.ReadableStream | null,
+      }),
+    );
     await fresh.close();
   }
-  const s = stats(start);
-  const a = stats(after);
+  const points = curve.map((rss, k) => ({ calls: (k + 1) * RUNS.memoryStep, rssMb: stats(rss) }));
+  const first = points[0]!.rssMb.median;
+  const last = points.at(-1)!.rssMb.median;
+  const heap = stats(liveAfter).median;
+  const heap2 = stats(liveAfter2).median;
   return {
-    startMb: s,
-    afterMb: a,
-    after2Mb: stats(after2),
-    growth: a.median / s.median - 1,
     bareStartMb: stats(bareRss),
     sdkFloorStartMb: stats(floorRss),
+    startMb: stats(startRss),
+    curve: points,
+    /** RSS after 10,000 calls over RSS after the first 1,000, less one. */
+    plateauGrowth: last / first - 1,
+    growthFromStart: last / stats(startRss).median - 1,
+    after2Mb: stats(after2),
     liveHeapStartMb: stats(liveStart),
+    liveHeapAfterMb: stats(liveAfter),
     liveHeapAfter2Mb: stats(liveAfter2),
+    liveHeapGrowth: heap2 / heap - 1,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Tasks (2026-07-28, the Tasks extension) against the waiter, counted at an in-process sandbox
+ * behind the real stateless HTTP server (src/http): `tasks` VMs are installed first (at time scale
+ * 0, instantly; on an onDemand tariff without public IPs, of which the sandbox has a few hundred),
+ * then each renamed twice, every rename taking TASK_OPERATION_MS:
+ *
+ *   - as tasks: tools/call from a client that declares the extension returns a task at once; each
+ *     is then read with tasks/get after its suggested pollIntervalMs, until it is completed;
+ *   - with the waiter: tools/call with `wait: true` (the server polls the operation on its
+ *     schedule, then reads back what it produced, as a completed task does).
+ *
+ * Every provider request the sandbox receives in each phase is counted. Before them, one task is
+ * read on its own, request by request, for the provider reads of a single tasks/get.
+ */
+async function measureTasks() {
+  const n = RUNS.tasks;
+  log(`tasks: ${n} operations of ${TASK_OPERATION_MS / 1000} s as tasks, then with the waiter`);
+  const sandbox = await startSandbox({ port: 0, timeScale: 0, vmQuota: n + 50 });
+  const flops = new FlopsClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, apiKey: sandbox.apiKey });
+  const seal = new TaskSeal(randomBytes(32));
+  const http = await startHttpServer({
+    host: '127.0.0.1',
+    port: 0,
+    stateless: true,
+    log: silentLogger,
+    hasDefaultCredentials: true,
+    maxConnections: 10 * n,
+    clientFor: () => flops,
+    serverFor: (client, info) =>
+      createServer({
+        client,
+        sandbox: true,
+        defaultTenantId: 10081,
+        stateless: info.stateless,
+        publish: info.publish,
+        era: info.era,
+        taskSeal: seal,
+      }),
+    health: () => ({}),
+  });
+  const agent = new Agent({ connections: 256 });
+  let id = 0;
+  const rpc = async (method: string, params: Record<string, unknown>, tasks = false) => {
+    const meta = envelope(tasks ? { extensions: { [TASKS_EXTENSION]: {} } } : {});
+    const answer = await post2026(http.url, agent, { id: ++id, method, params: { ...params, _meta: meta } });
+    if (answer['error']) throw new Error(`${method}: ${JSON.stringify(answer['error'])}`);
+    return answer['result'] as Record<string, unknown>;
+  };
+  /** `worker` over `items`, `limit` at a time. */
+  const pool = async <T>(items: T[], limit: number, worker: (item: T) => Promise<void>) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: limit }, async () => {
+        while (next < items.length) await worker(items[next++]!);
+      }),
+    );
+  };
+  try {
+    const vms: number[] = [];
+    await pool(
+      Array.from({ length: n }, (_, i) => i),
+      32,
+      async (i) => {
+        const r = await rpc('tools/call', {
+          name: 'vm_install',
+          arguments: {
+            distribution: 'Debian 7.6 x64',
+            tariff: 'Облачный без границ',
+            ipCount: 0,
+            name: `task-${i}`,
+          },
+        });
+        const data = r['structuredContent'] as { vmId?: number } | undefined;
+        if (r['isError'] || data?.vmId === undefined)
+          throw new Error(`vm_install: ${JSON.stringify(r).slice(0, 300)}`);
+        vms.push(data.vmId);
+      },
+    );
+    await sleep(50);
+    sandbox.state.timeScale = TASK_OPERATION_MS / RENAME_MS;
+    const count = () => sandbox.requests.count();
+    const byMethod = () => ({
+      operation_get: sandbox.requests.count('operation_get'),
+      vm_get: sandbox.requests.count('vm_get'),
+    });
+
+    // One task on its own: the provider requests of each tasks/get.
+    const single = await rpc(
+      'tools/call',
+      { name: 'vm_rename', arguments: { vmId: vms[0], name: 'single' } },
+      true,
+    );
+    if (single['resultType'] !== 'task') throw new Error(`no task: ${JSON.stringify(single).slice(0, 300)}`);
+    const readsWorking: number[] = [];
+    let readsCompleting = 0;
+    for (let state = single; state['status'] === 'working'; ) {
+      await sleep(Number(state['pollIntervalMs'] ?? 250));
+      const before = count();
+      state = await rpc('tasks/get', { taskId: single['taskId'] }, true);
+      const reads = count() - before;
+      if (state['status'] === 'working') readsWorking.push(reads);
+      else readsCompleting = reads;
+    }
+    const readsCompleted = (() => count())();
+    const again = await rpc('tasks/get', { taskId: single['taskId'] }, true);
+    const readsAfterCompletion = count() - readsCompleted;
+    if (again['status'] !== 'completed') throw new Error('a completed task read again is not completed');
+
+    // Phase 1: every VM renamed as a task, each polled at its suggested interval.
+    const phase = async (run: () => Promise<void>) => {
+      const total0 = count();
+      const methods0 = byMethod();
+      const t0 = performance.now();
+      await run();
+      const methods1 = byMethod();
+      return {
+        requests: count() - total0,
+        operationGets: methods1.operation_get - methods0.operation_get,
+        vmGets: methods1.vm_get - methods0.vm_get,
+        seconds: (performance.now() - t0) / 1000,
+      };
+    };
+    let gets = 0;
+    const asTasks = await phase(() =>
+      pool(vms, n, async (vmId) => {
+        let state = await rpc(
+          'tools/call',
+          { name: 'vm_rename', arguments: { vmId, name: `t${vmId}` } },
+          true,
+        );
+        if (state['resultType'] !== 'task')
+          throw new Error(`no task: ${JSON.stringify(state).slice(0, 300)}`);
+        const taskId = state['taskId'];
+        while (state['status'] === 'working') {
+          await sleep(Number(state['pollIntervalMs'] ?? 250));
+          state = await rpc('tasks/get', { taskId }, true);
+          gets++;
+        }
+        if (state['status'] !== 'completed')
+          throw new Error(`task ${String(taskId)}: ${String(state['status'])}`);
+      }),
+    );
+    // Phase 2: the same renames, each waited for by the server.
+    const waiter = await phase(() =>
+      pool(vms, n, async (vmId) => {
+        const r = await rpc('tools/call', {
+          name: 'vm_rename',
+          arguments: { vmId, name: `w${vmId}`, wait: true },
+        });
+        if (r['isError'] || (r['structuredContent'] as { status?: string })?.status !== 'DONE')
+          throw new Error(`wait: ${JSON.stringify(r).slice(0, 300)}`);
+      }),
+    );
+    return {
+      tasks: n,
+      operationMs: TASK_OPERATION_MS,
+      single: {
+        readsPerWorkingGet: readsWorking.length ? stats(readsWorking) : undefined,
+        readsCompletingGet: readsCompleting,
+        readsCompletedGet: readsAfterCompletion,
+        gets: readsWorking.length + 1,
+      },
+      asTasks: { ...asTasks, gets },
+      waiter,
+      ratio: asTasks.requests / waiter.requests,
+    };
+  } finally {
+    await agent.close();
+    await http.close();
+    await flops.close();
+    await sandbox.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,23 +986,40 @@ async function measureWaiting() {
 
 type Verdict = { target: string; figure: string; met: boolean; by?: string };
 
+const pct = (value: number, limit: number) => `${fmt(((value - limit) / limit) * 100, 0)} %`;
+
 function verdicts(r: Report): Verdict[] {
   const out: Verdict[] = [];
   const missBy = (value: number, limit: number, unit = '') =>
-    `${fmt(value - limit, unit === '' ? 2 : 1)}${unit} over (${fmt(((value - limit) / limit) * 100, 0)} %)`;
-  const cs = r.coldStart;
-  out.push({
-    target: `Cold start to initialize ≤ ${TARGETS.coldStartRatio} × bare Node`,
-    figure: `${fmt(cs.ratio, 2)} × (${fmt(cs.initializeMs.median)} ms vs ${fmt(cs.bareInitializeMs.median)} ms)`,
-    met: cs.ratio <= TARGETS.coldStartRatio,
-    by: missBy(cs.ratio, TARGETS.coldStartRatio, '×'),
-  });
+    `${fmt(value - limit, unit === '' ? 2 : 1)}${unit} over (${pct(value, limit)})`;
+  for (const opening of ['initialize', 'discover'] as const) {
+    const f = r.firstAnswer[opening];
+    const method = opening === 'initialize' ? 'initialize' : 'server/discover';
+    out.push({
+      target: `1. First answer to ${method} ≤ ${TARGETS.firstAnswerVsBare} × a bare Node process`,
+      figure: `${fmt(f.ratioBare, 2)} × (${fmt(f.flopsMs.median)} ms vs ${fmt(f.bareMs.median)} ms; round by round ${fmt(f.ratioBarePaired, 2)} ×)`,
+      met: f.ratioBare <= TARGETS.firstAnswerVsBare,
+      by: missBy(f.ratioBare, TARGETS.firstAnswerVsBare, '×'),
+    });
+    const doFigure = f.digitalOceanMs
+      ? `${fmt(f.ratioDigitalOcean, 2)} × (${fmt(f.flopsMs.median)} ms vs ${fmt(f.digitalOceanMs.median)} ms${f.digitalOceanError ? `; DigitalOcean answers with error ${f.digitalOceanError.code} "${f.digitalOceanError.message}"` : ''})`
+      : `not measured: ${r.digitalOcean.error ?? 'unknown'}`;
+    out.push({
+      target: `1. First answer to ${method} ≤ ${TARGETS.firstAnswerVsDigitalOcean} × DigitalOcean's MCP server`,
+      figure: doFigure,
+      met: f.ratioDigitalOcean !== undefined && f.ratioDigitalOcean <= TARGETS.firstAnswerVsDigitalOcean,
+      by:
+        f.ratioDigitalOcean === undefined
+          ? 'not measured'
+          : missBy(f.ratioDigitalOcean, TARGETS.firstAnswerVsDigitalOcean, '×'),
+    });
+  }
   const tl = r.toolsList;
   out.push({
-    target: `tools/list (all ${tl.tools} tools) ≤ ${kb(TARGETS.toolsListBytes)}`,
-    figure: `${kb(tl.bytes)} (${tl.bytes} B, ≈ ${tl.tokens} tokens)`,
-    met: tl.bytes <= TARGETS.toolsListBytes,
-    by: `${kb(tl.bytes - TARGETS.toolsListBytes)} over (${fmt(((tl.bytes - TARGETS.toolsListBytes) / TARGETS.toolsListBytes) * 100, 0)} %)`,
+    target: `2. tools/list without output schemas ≤ ${TARGETS.toolsListBytesPerTool} B a tool`,
+    figure: `${fmt(tl.bytesPerToolWithoutOutput, 0)} B a tool (${tl.bytesWithoutOutput} B for ${tl.tools} tools; with output schemas ${fmt(tl.bytesPerTool, 0)} B a tool)${tl.digitalOcean ? `; DigitalOcean ${fmt(tl.digitalOcean.bytesPerTool, 0)} B a tool (${tl.digitalOcean.tools} tools)` : ''}`,
+    met: tl.bytesPerToolWithoutOutput <= TARGETS.toolsListBytesPerTool,
+    by: `${fmt(tl.bytesPerToolWithoutOutput - TARGETS.toolsListBytesPerTool, 0)} B a tool over (${pct(tl.bytesPerToolWithoutOutput, TARGETS.toolsListBytesPerTool)})`,
   });
   const pc = r.perCall;
   out.push({
@@ -599,12 +1028,50 @@ function verdicts(r: Report): Verdict[] {
     met: pc.overheadInMemoryP50 <= TARGETS.overheadMs,
     by: missBy(pc.overheadInMemoryP50, TARGETS.overheadMs, ' ms'),
   });
-  const t64 = r.throughput.find((t) => t.concurrency === 64)!;
+  for (const t of r.throughput.filter((row) => row.concurrency === 64)) {
+    out.push({
+      target: `3. Throughput, ${t.connection}, concurrency 64 ≥ ${TARGETS.throughputRatio} × raw undici`,
+      figure: `${fmt(t.ratio, 2)} × (${fmt(t.mcpPerSecond.median, 0)} vs ${fmt(t.rawPerSecond.median, 0)} calls/s)`,
+      met: t.ratio >= TARGETS.throughputRatio,
+      by: `${fmt(TARGETS.throughputRatio - t.ratio, 2)} short (${pct(t.ratio, TARGETS.throughputRatio)})`,
+    });
+  }
+  const m = r.memory;
   out.push({
-    target: `stdio throughput at concurrency 64 ≥ ${TARGETS.throughputRatio} × raw undici`,
-    figure: `${fmt(t64.ratio, 2)} × (${fmt(t64.mcpPerSecond.median, 0)} vs ${fmt(t64.rawPerSecond.median, 0)} calls/s)`,
-    met: t64.ratio >= TARGETS.throughputRatio,
-    by: `${fmt(TARGETS.throughputRatio - t64.ratio, 2)} short`,
+    target: `4. RSS after start-up ≤ ${TARGETS.rssStartMb} MB`,
+    figure: `${fmt(m.startMb.median)} MB (the SDK floor ${fmt(m.sdkFloorStartMb.median)} MB, bare Node ${fmt(m.bareStartMb.median)} MB)`,
+    met: m.startMb.median <= TARGETS.rssStartMb,
+    by: missBy(m.startMb.median, TARGETS.rssStartMb, ' MB'),
+  });
+  const first = m.curve[0]!;
+  const last = m.curve.at(-1)!;
+  out.push({
+    target: `4. RSS after ${last.calls.toLocaleString('en')} calls within +${TARGETS.rssPlateau * 100} % of its level after ${first.calls.toLocaleString('en')}`,
+    figure: `${fmt(last.rssMb.median)} MB vs ${fmt(first.rssMb.median)} MB (${m.plateauGrowth >= 0 ? '+' : ''}${fmt(m.plateauGrowth * 100)} %)`,
+    met: m.plateauGrowth <= TARGETS.rssPlateau,
+    by: `${fmt((m.plateauGrowth - TARGETS.rssPlateau) * 100)} points over`,
+  });
+  out.push({
+    target: `4. Live heap after a full GC flat from ${last.calls.toLocaleString('en')} to ${(2 * last.calls).toLocaleString('en')} calls (≤ +${TARGETS.liveHeapGrowth * 100} % or 1 MB)`,
+    figure: `${fmt(m.liveHeapAfterMb.median, 2)} → ${fmt(m.liveHeapAfter2Mb.median, 2)} MB (${m.liveHeapGrowth >= 0 ? '+' : ''}${fmt(m.liveHeapGrowth * 100)} %; ${fmt(m.liveHeapStartMb.median, 2)} MB after start-up)`,
+    met:
+      m.liveHeapGrowth <= TARGETS.liveHeapGrowth || m.liveHeapAfter2Mb.median - m.liveHeapAfterMb.median <= 1,
+    by: `${fmt((m.liveHeapGrowth - TARGETS.liveHeapGrowth) * 100)} points over`,
+  });
+  const tk = r.tasks;
+  const working = tk.single.readsPerWorkingGet?.max ?? 0;
+  const maxReads = Math.max(working, tk.single.readsCompletingGet, tk.single.readsCompletedGet);
+  out.push({
+    target: `5. One tasks/get ≤ ${TARGETS.readsPerTaskGet} provider read`,
+    figure: `while working ${working}; the get that finds it finished ${tk.single.readsCompletingGet}, and again later ${tk.single.readsCompletedGet} (the operation, then what it produced read back, as wait: true returns it)`,
+    met: maxReads <= TARGETS.readsPerTaskGet,
+    by: `${maxReads - TARGETS.readsPerTaskGet} read over on the get that returns the result`,
+  });
+  out.push({
+    target: `5. ${tk.tasks.toLocaleString('en')} tasks polled at their suggested interval cost ≤ the waiter's provider requests`,
+    figure: `${tk.asTasks.requests} vs ${tk.waiter.requests} requests (${fmt(tk.ratio, 2)} ×; operation reads ${tk.asTasks.operationGets} vs ${tk.waiter.operationGets})`,
+    met: tk.asTasks.requests <= tk.waiter.requests,
+    by: `${tk.asTasks.requests - tk.waiter.requests} requests over (${pct(tk.asTasks.requests, tk.waiter.requests)})`,
   });
   const w30 = r.waiting.find((w) => w.seconds === 30)!;
   out.push({
@@ -621,19 +1088,6 @@ function verdicts(r: Report): Verdict[] {
       by: `${fmt(w.lateMs.max - w.allowedLateMs, 0)} ms over`,
     });
   }
-  const m = r.memory;
-  out.push({
-    target: `RSS after start-up ≤ ${TARGETS.rssStartMb} MB`,
-    figure: `${fmt(m.startMb.median)} MB`,
-    met: m.startMb.median <= TARGETS.rssStartMb,
-    by: missBy(m.startMb.median, TARGETS.rssStartMb, ' MB'),
-  });
-  out.push({
-    target: `RSS after ${RUNS.memoryCalls.toLocaleString('en')} calls ≤ ${TARGETS.rssGrowth * 100} % higher`,
-    figure: `${fmt(m.afterMb.median)} MB (${m.growth >= 0 ? '+' : ''}${fmt(m.growth * 100)} %)`,
-    met: m.growth <= TARGETS.rssGrowth,
-    by: `${fmt((m.growth - TARGETS.rssGrowth) * 100)} points over`,
-  });
   const sb = r.sandbox;
   const best = Math.max(...r.throughput.map((t) => t.mcpPerSecond.median));
   out.push({
@@ -657,64 +1111,77 @@ interface Report {
   quick: boolean;
   runs: typeof RUNS;
   targets: typeof TARGETS;
-  coldStart: Omit<Awaited<ReturnType<typeof measureColdStart>>, 'toolsListJson'>;
+  digitalOcean: Omit<DigitalOcean, 'dir' | 'entry'>;
+  firstAnswer: {
+    initialize: Omit<Awaited<ReturnType<typeof measureFirstAnswer>>['initialize'], 'toolsListJson'>;
+    discover: Omit<Awaited<ReturnType<typeof measureFirstAnswer>>['discover'], 'toolsListJson'>;
+  };
   toolsList: Awaited<ReturnType<typeof measureToolsList>>;
   perCall: Awaited<ReturnType<typeof measurePerCall>>;
   throughput: Awaited<ReturnType<typeof measureThroughput>>;
   sandbox: Awaited<ReturnType<typeof measureSandbox>>;
   memory: Awaited<ReturnType<typeof measureMemory>>;
+  tasks: Awaited<ReturnType<typeof measureTasks>>;
   waiting: Awaited<ReturnType<typeof measureWaiting>>;
   verdicts?: Verdict[];
   seconds?: number;
 }
 
-const range = (s: Stats, digits = 1) =>
-  `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
+const range = (s: Stats | undefined, digits = 1) =>
+  s ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : '–';
 
 function markdown(r: Report): string {
   const lines: string[] = [];
   const v = r.verdicts ?? [];
+  const met = v.filter((t) => t.met).length;
   lines.push(
     '# flops-mcp benchmark',
     '',
     `${r.date} · ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGb} GB · Node ${r.machine.node} (${r.machine.platform}) · load average at start ${r.machine.loadavg.map((l) => l.toFixed(2)).join(' ')}${r.quick ? ' · QUICK RUN (fewer repetitions)' : ''}`,
     '',
-    `Generated by \`npm run bench\` (bench/run.ts) in ${fmt(r.seconds, 0)} s. Figures are the median of repeated runs with (min–max); every comparison was measured side by side in the same run, against the sandbox in its own process (\`flops-mcp sandbox\`).`,
+    `Generated by \`npm run bench\` (bench/run.ts) in ${fmt(r.seconds, 0)} s. Figures are the median of repeated runs with (min–max); every comparison was measured side by side in the same run, against the sandbox in its own process (\`flops-mcp sandbox\`). The machine is shared: its load moves the absolute figures, the ratios less so.`,
     '',
-    '## Targets',
+    `## Targets: ${met} of ${v.length} met`,
     '',
     '| target | figure | |',
     '|---|---|---|',
     ...v.map((t) => `| ${t.target} | ${t.figure} | ${t.met ? 'met' : `**missed**: ${t.by ?? ''}`} |`),
     '',
   );
-  const cs = r.coldStart;
+  const fa = r.firstAnswer;
+  const d = r.digitalOcean;
   lines.push(
-    '## Cold start',
+    '## 1. First answer',
     '',
-    `Spawn of \`node dist/cli.js\` (stdio, pointed at the running sandbox) until the answer arrives; ${cs.initializeMs.n} runs each, interleaved with the baseline, a bare Node process that answers \`initialize\` with readline (bench/bare-server.mjs), and with the SDK floor, a server on the same SDK with an empty tool list bundled the same way (bench/sdk-server.ts). flops-mcp answers \`initialize\` while its server loads (src/mcp/early.ts); \`tools/list\` is answered once the server is ready.`,
+    `Spawn of a stdio server until its answer to the opening message arrives, ${fa.initialize.flopsMs.n} runs of each, interleaved (the order turning each round): a bare Node process answering with readline (bench/bare-server.mjs), the SDK floor (an empty server on the same SDK, \`@modelcontextprotocol/server\` with serveStdio, bundled the same way: bench/sdk-server.ts), flops-mcp (\`node dist/cli.js\`, pointed at the sandbox) and ${d.version ? `DigitalOcean's MCP server (${d.version}, installed by this run with npm into a scratch folder, run as \`node <its bin> --services droplets\` with a placeholder token: a Node launcher that starts its Go binary)` : `DigitalOcean's MCP server: **not measured**, ${d.error ?? ''}`}. flops-mcp's entry (dist/cli.js, one file: src/cli.ts) answers from build-time data before it loads the SDK, zod or the client; \`tools/list\` is answered once the server is ready.`,
     '',
-    '| | ms |',
-    '|---|---|',
-    `| bare Node, initialize | ${range(cs.bareInitializeMs)} |`,
-    `| SDK floor, initialize | ${range(cs.sdkFloorInitializeMs)} |`,
-    `| flops-mcp, initialize | ${range(cs.initializeMs)} |`,
-    `| flops-mcp, tools/list | ${range(cs.toolsListMs)} |`,
-    `| ratio initialize / bare | ${fmt(cs.ratio, 2)} × (SDK floor ${fmt(cs.sdkFloorRatio, 2)} ×) |`,
+    '| ms | initialize | server/discover |',
+    '|---|---|---|',
+    `| bare Node | ${range(fa.initialize.bareMs)} | ${range(fa.discover.bareMs)} |`,
+    `| SDK floor | ${range(fa.initialize.sdkFloorMs)} | ${range(fa.discover.sdkFloorMs)} |`,
+    `| DigitalOcean | ${range(fa.initialize.digitalOceanMs)} | ${range(fa.discover.digitalOceanMs)}${fa.discover.digitalOceanError ? ` (error ${fa.discover.digitalOceanError.code}: ${fa.discover.digitalOceanError.message})` : ''} |`,
+    `| **flops-mcp** | ${range(fa.initialize.flopsMs)} | ${range(fa.discover.flopsMs)} |`,
+    `| flops-mcp, then tools/list | ${range(fa.initialize.toolsListMs)} | ${range(fa.discover.toolsListMs)} |`,
+    `| flops-mcp / bare Node | ${fmt(fa.initialize.ratioBare, 2)} × (round by round ${fmt(fa.initialize.ratioBarePaired, 2)} ×) | ${fmt(fa.discover.ratioBare, 2)} × (round by round ${fmt(fa.discover.ratioBarePaired, 2)} ×) |`,
+    `| flops-mcp / DigitalOcean | ${fmt(fa.initialize.ratioDigitalOcean, 2)} × | ${fmt(fa.discover.ratioDigitalOcean, 2)} × |`,
+    `| SDK floor / bare Node | ${fmt(fa.initialize.ratioSdkFloor, 2)} × | ${fmt(fa.discover.ratioSdkFloor, 2)} × |`,
     '',
   );
   const tl = r.toolsList;
   lines.push(
-    '## Tool list size',
+    '## 2. Tool list size',
     '',
-    `The \`tools/list\` result as sent on stdio: **${tl.bytes} bytes, ≈ ${tl.tokens} tokens** (bytes / 4) for all ${tl.tools} tools. With every tool and field description emptied it would still be ${tl.withoutDescriptionsBytes} bytes (names, titles, the four annotations, strict object schemas with types and bounds).`,
+    `The \`tools/list\` result as sent on stdio: **${tl.bytesWithoutOutput} bytes without output schemas, ${fmt(tl.bytesPerToolWithoutOutput, 0)} B a tool** (${tl.tools} tools); with them ${tl.bytes} bytes (≈ ${tl.tokens} tokens, bytes / 4), ${fmt(tl.bytesPerTool, 0)} B a tool. ${tl.digitalOcean ? `DigitalOcean's server (\`--services droplets\`) sends ${tl.digitalOcean.bytes} bytes for ${tl.digitalOcean.tools} tools, ${fmt(tl.digitalOcean.bytesPerTool, 0)} B a tool, measured the same way in this run.` : `DigitalOcean's list was not measured: ${d.error ?? ''}`} Without output schemas and with every tool and field description emptied the list would still be ${tl.withoutDescriptionsBytes} bytes (${fmt(tl.withoutDescriptionsBytes / tl.tools, 0)} B a tool: names, titles, the four annotations, strict object schemas, types and bounds), and ${tl.withoutDescriptionsOrBoundsBytes} bytes (${fmt(tl.withoutDescriptionsOrBoundsBytes / tl.tools, 0)} B a tool) without the bounds too.`,
     '',
-    '| toolset (`--toolsets`) | tools | bytes | ≈ tokens |',
-    '|---|---|---|---|',
-    `| all | ${tl.tools} | ${tl.bytes} | ${tl.tokens} |`,
-    ...tl.toolsets.map((t) => `| ${t.toolset} | ${t.tools} | ${t.bytes} | ${t.tokens} |`),
+    '| toolset (`--toolsets`) | tools | bytes | B a tool | with output schemas | ≈ tokens |',
+    '|---|---|---|---|---|---|',
+    `| all | ${tl.tools} | ${tl.bytesWithoutOutput} | ${fmt(tl.bytesPerToolWithoutOutput, 0)} | ${tl.bytes} | ${tl.tokens} |`,
+    ...tl.toolsets.map(
+      (t) =>
+        `| ${t.toolset} | ${t.tools} | ${t.bytesWithoutOutput} | ${fmt(t.bytesWithoutOutput / t.tools, 0)} | ${t.bytes} | ${t.tokens} |`,
+    ),
     '',
-    'A toolset with asynchronous tools also lists wait_for_operation.',
+    'A toolset with asynchronous tools also lists wait_for_operation. Tokens are counted with the output schemas.',
     '',
   );
   const pc = r.perCall;
@@ -733,20 +1200,63 @@ function markdown(r: Report): string {
     '',
   );
   lines.push(
-    '## Throughput',
+    '## 3. Throughput',
     '',
-    `vm_get calls per second over one stdio session, against raw undici requests to the same sandbox at the same concurrency; ${RUNS.throughputRepeats} runs of ${RUNS.throughputMs} ms each. "busy" is CPU time per wall time (1.0 = one core).`,
+    `vm_get calls per second against raw undici requests to the same sandbox at the same concurrency, the two taking turns; ${RUNS.throughputRepeats} runs of ${RUNS.throughputMs} ms each. stdio 2025: the SDK's 1.x client over \`node dist/cli.js\`; stdio 2026-07-28: the SDK's v2 client in auto mode (server/discover, then every request with its envelope); HTTP stateless: \`flops-mcp --http --stateless\` (a server per request) and the 1.x client over Streamable HTTP. "busy" is CPU time per wall time (1.0 = one core).`,
     '',
-    '| concurrency | raw undici req/s | MCP stdio calls/s | ratio | client busy (raw / MCP) | server busy | sandbox busy (raw / MCP) |',
-    '|---|---|---|---|---|---|---|',
+    '| connection | concurrency | raw undici req/s | MCP calls/s | ratio | server busy | server µs a call | client busy (raw / MCP) | sandbox busy (raw / MCP) |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...r.throughput.map(
       (t) =>
-        `| ${t.concurrency} | ${range(t.rawPerSecond, 0)} | ${range(t.mcpPerSecond, 0)} | ${fmt(t.ratio, 2)} | ${fmt(t.clientBusyRaw, 2)} / ${fmt(t.clientBusyMcp, 2)} | ${fmt(t.serverBusyMcp, 2)} | ${fmt(t.sandboxBusyRaw, 2)} / ${fmt(t.sandboxBusyMcp, 2)} |`,
+        `| ${t.connection} | ${t.concurrency} | ${range(t.rawPerSecond, 0)} | ${range(t.mcpPerSecond, 0)} | ${fmt(t.ratio, 2)} | ${fmt(t.serverBusyMcp, 2)} | ${fmt(t.serverCpuPerCallUs, 0)} | ${fmt(t.clientBusyRaw, 2)} / ${fmt(t.clientBusyMcp, 2)} | ${fmt(t.sandboxBusyRaw, 2)} / ${fmt(t.sandboxBusyMcp, 2)} |`,
     ),
     '',
     '### The sandbox is not the bottleneck',
     '',
-    `Raw undici at concurrency 64: ${range(r.sandbox.rawPerSecond, 0)} req/s; the sandbox spends ${r.sandbox.cpuPerRequestUs ? range(r.sandbox.cpuPerRequestUs, 0) : '–'} µs of CPU per vm_get, so one core serves about **${fmt(r.sandbox.capacityPerSecond, 0)} req/s**, against at most ${fmt(Math.max(...r.throughput.map((t) => t.mcpPerSecond.median)), 0)} MCP calls/s above. During the MCP runs it is busy about half the time (table above): the server process limits the MCP rate. Raw undici at concurrency 16 and 64 does keep the sandbox busy: that rate is the sandbox's capacity.`,
+    `Raw undici at concurrency 64: ${range(r.sandbox.rawPerSecond, 0)} req/s; the sandbox spends ${range(r.sandbox.cpuPerRequestUs, 0)} µs of CPU per vm_get, so one core serves about **${fmt(r.sandbox.capacityPerSecond, 0)} req/s**, against at most ${fmt(Math.max(...r.throughput.map((t) => t.mcpPerSecond.median)), 0)} MCP calls/s above. Raw undici at concurrency 16 and 64 keeps the sandbox busy: that rate is the sandbox's capacity on this machine, shared by ${r.machine.cores} cores with the client and the server.`,
+    '',
+  );
+  const m = r.memory;
+  lines.push(
+    '## 4. Memory',
+    '',
+    `RSS of the stdio server after start-up (initialize and tools/list answered, 300 ms later; 3 processes each), then in ${RUNS.memoryRuns} processes every ${RUNS.memoryStep.toLocaleString('en')} vm_get calls at concurrency 16 up to ${RUNS.memoryCalls.toLocaleString('en')}, and after as many again; the live heap is heapUsed right after a full GC (a SIGUSR2 probe preloaded with --expose-gc), taken after the curve, at the end, and in a fresh process after start-up.`,
+    '',
+    '| RSS after start-up | MB |',
+    '|---|---|',
+    `| bare Node (baseline) | ${range(m.bareStartMb)} |`,
+    `| SDK floor | ${range(m.sdkFloorStartMb)} |`,
+    `| **flops-mcp** | ${range(m.startMb)} |`,
+    '',
+    '| calls | RSS MB | |',
+    '|---|---|---|',
+    ...m.curve.map(
+      (p) =>
+        `| ${p.calls.toLocaleString('en')} | ${range(p.rssMb)} | ${'█'.repeat(Math.round(p.rssMb.median / 5))} |`,
+    ),
+    `| ${(2 * RUNS.memoryCalls).toLocaleString('en')} | ${range(m.after2Mb)} | ${'█'.repeat(Math.round(m.after2Mb.median / 5))} |`,
+    '',
+    `From ${m.curve[0]!.calls.toLocaleString('en')} to ${m.curve.at(-1)!.calls.toLocaleString('en')} calls: ${m.plateauGrowth >= 0 ? '+' : ''}${fmt(m.plateauGrowth * 100)} % (from start-up: ${m.growthFromStart >= 0 ? '+' : ''}${fmt(m.growthFromStart * 100)} %).`,
+    '',
+    '| live heap after a full GC | MB |',
+    '|---|---|',
+    `| after start-up | ${range(m.liveHeapStartMb, 2)} |`,
+    `| after ${RUNS.memoryCalls.toLocaleString('en')} calls | ${range(m.liveHeapAfterMb, 2)} |`,
+    `| after ${(2 * RUNS.memoryCalls).toLocaleString('en')} calls | ${range(m.liveHeapAfter2Mb, 2)} |`,
+    '',
+  );
+  const tk = r.tasks;
+  lines.push(
+    '## 5. Tasks',
+    '',
+    `${tk.tasks.toLocaleString('en')} VMs of an in-process sandbox behind the real stateless HTTP server, each renamed (an operation of ${tk.operationMs / 1000} s) twice: as a task read with tasks/get after each suggested pollIntervalMs until completed, then with \`wait: true\` (the server's waiter). Every provider request the sandbox received in each phase is counted, the renames and the tenant look-ups included (the same in both).`,
+    '',
+    '| | provider requests | operation reads | VM reads | tasks/get | seconds |',
+    '|---|---|---|---|---|---|',
+    `| as tasks | ${tk.asTasks.requests} | ${tk.asTasks.operationGets} | ${tk.asTasks.vmGets} | ${tk.asTasks.gets} | ${fmt(tk.asTasks.seconds)} |`,
+    `| the waiter (wait: true) | ${tk.waiter.requests} | ${tk.waiter.operationGets} | ${tk.waiter.vmGets} | – | ${fmt(tk.waiter.seconds)} |`,
+    '',
+    `One task read on its own, request by request: ${tk.single.gets} tasks/get; provider reads of each while it works ${range(tk.single.readsPerWorkingGet, 0)}, of the get that finds it finished ${tk.single.readsCompletingGet}, of a get after that ${tk.single.readsCompletedGet}.`,
     '',
   );
   lines.push(
@@ -762,57 +1272,49 @@ function markdown(r: Report): string {
     ),
     '',
   );
-  const m = r.memory;
-  lines.push(
-    '## Memory',
-    '',
-    `RSS of the stdio server (${RUNS.memoryRuns} processes): after start-up (initialize and tools/list answered), after ${RUNS.memoryCalls.toLocaleString('en')} vm_get calls at concurrency 16 and after as many again; then the live heap (heapUsed right after a full GC, through a SIGUSR2 probe preloaded with --expose-gc) at start-up and at the end.`,
-    '',
-    '| RSS | MB |',
-    '|---|---|',
-    `| bare Node (baseline), after start-up | ${range(m.bareStartMb)} |`,
-    `| SDK floor, after start-up | ${range(m.sdkFloorStartMb)} |`,
-    `| flops-mcp after start-up | ${range(m.startMb)} |`,
-    `| flops-mcp after ${RUNS.memoryCalls.toLocaleString('en')} calls | ${range(m.afterMb)} |`,
-    `| flops-mcp after ${(2 * RUNS.memoryCalls).toLocaleString('en')} calls | ${range(m.after2Mb)} |`,
-    `| growth after ${RUNS.memoryCalls.toLocaleString('en')} calls | ${m.growth >= 0 ? '+' : ''}${fmt(m.growth * 100)} % |`,
-    '',
-    '| live heap after a full GC | MB |',
-    '|---|---|',
-    `| flops-mcp after start-up | ${range(m.liveHeapStartMb)} |`,
-    `| flops-mcp after ${(2 * RUNS.memoryCalls).toLocaleString('en')} calls | ${range(m.liveHeapAfter2Mb)} |`,
-    '',
-  );
   lines.push('## Notes: why the missed targets are missed', '', ...notes(r), '');
   return `${lines.join('\n')}\n`;
 }
 
 /** Why each missed target is missed, with this run's figures (the causes were found by profiling). */
 function notes(r: Report): string[] {
-  const missed = new Set((r.verdicts ?? []).filter((v) => !v.met).map((v) => v.target.split(' ')[0]));
+  const missed = (prefix: string) => (r.verdicts ?? []).some((v) => !v.met && v.target.startsWith(prefix));
   const out: string[] = [];
-  const cs = r.coldStart;
-  if (cs.ratio > TARGETS.coldStartRatio) {
+  const fa = r.firstAnswer;
+  if (missed('1.')) {
+    const doDiscover = fa.discover.digitalOceanError
+      ? ` DigitalOcean's server has no server/discover: what is timed for it there is its error answer (${fa.discover.digitalOceanError.code}), after which a 2026 client has to start over with initialize.`
+      : '';
     out.push(
-      `- **Cold start.** The bin answers \`initialize\` before it loads the SDK (src/mcp/early.ts; the server, built meanwhile, reads the whole session and its own answer is checked against the early one), but not before zod and the operation table: the configuration and the instructions need the tools' names, toolsets and hints, which come with their zod schemas. That is ${fmt(cs.initializeMs.median - cs.bareInitializeMs.median)} ms over bare Node; an SDK server with nothing in it takes ${fmt(cs.sdkFloorRatio, 2)} × the baseline. Going further would need the tool table and the configuration apart from zod (src/api/operations.ts, src/config.ts).`,
+      `- **First answer.** The entry, dist/cli.js, is one file (≈ 18 kB: the settings table, the configuration, the tool index and the early answer; scripts/build.mjs refuses to bundle zod, the SDK or undici into it) that reads stdin and answers from build-time data; what it costs beyond a bare Node process is reading and compiling that file and parsing the configuration: ${fmt(fa.initialize.flopsMs.median - fa.initialize.bareMs.median)} ms for initialize and ${fmt(fa.discover.flopsMs.median - fa.discover.bareMs.median)} ms for server/discover in this run, where one Node start-up takes ${fmt(fa.initialize.bareMs.median)} ms (${fmt(fa.initialize.bareMs.min)}–${fmt(fa.initialize.bareMs.max)} ms) on a machine shared with other work: that spread is far larger than the differences between the contenders. DigitalOcean's server is a Node launcher that spawns a Go binary: one Node start-up plus a Go process (${fmt(fa.initialize.digitalOceanMs?.median)} ms for initialize here).${doDiscover}`,
     );
   }
   const tl = r.toolsList;
-  if (tl.bytes > TARGETS.toolsListBytes) {
+  if (missed('2.')) {
     out.push(
-      `- **tools/list size.** With every tool and field description emptied the list still weighs ${tl.withoutDescriptionsBytes} bytes (${kb(tl.withoutDescriptionsBytes)}): 39 names and titles, the four annotations of each tool, strict object schemas and 144 typed and bounded properties; descriptions now take the other ${tl.bytes - tl.withoutDescriptionsBytes} bytes. 16 KB would need dropping fields (the optional tenantId of 28 tools, wait of 25), annotations or bounds, which the tools' contract keeps. Per toolset the list is ${Math.min(...tl.toolsets.map((t) => t.bytes))}–${Math.max(...tl.toolsets.map((t) => t.bytes))} bytes: \`--toolsets\` is the way to a small list.`,
+      `- **tools/list size.** Without output schemas and with every description emptied the list still weighs ${fmt(tl.withoutDescriptionsBytes / tl.tools, 0)} B a tool, and ${fmt(tl.withoutDescriptionsOrBoundsBytes / tl.tools, 0)} B a tool without the bounds as well: the ${tl.tools} names and titles, the four annotations of every tool (${Buffer.byteLength('"annotations":{"readOnlyHint":false,"destructiveHint":false,"idempotentHint":false,"openWorldHint":true}')} B each), \`additionalProperties: false\` and ${fmt(tl.tools && 144 / tl.tools, 1)} typed properties a tool (the optional tenantId of 28 tools, dryRun of every write tool, wait of every asynchronous one). That leaves ${fmt(TARGETS.toolsListBytesPerTool - tl.withoutDescriptionsOrBoundsBytes / tl.tools, 0)} B a tool for the tool's description and all its field descriptions together, against ${fmt((tl.bytesWithoutOutput - tl.withoutDescriptionsBytes) / tl.tools, 0)} B now: ${TARGETS.toolsListBytesPerTool} B would take descriptions cut to the bone or fields, annotations or titles dropped, which the issue keeps. DigitalOcean's tools have ${tl.digitalOcean ? `${fmt(tl.digitalOcean.bytesPerTool, 0)} B on average, ` : ''}no titles, one or two fields and one-line descriptions. This round took the ids' \`minimum: 1\`, \`minLength: 1\` and the long descriptions of the shared fields (wait, dryRun, safetySnapshot) out (the instructions say what they do): 761 → ${fmt(tl.bytesPerToolWithoutOutput, 0)} B a tool.`,
     );
   }
-  const t64 = r.throughput.find((t) => t.concurrency === 64)!;
-  if (t64.ratio < TARGETS.throughputRatio) {
+  const t64 = r.throughput.filter((t) => t.concurrency === 64 && t.ratio < TARGETS.throughputRatio);
+  if (t64.length) {
     out.push(
-      `- **Throughput.** The server is one thread and at concurrency 64 it is busy ${fmt(t64.serverBusyMcp, 2)} of a core: about ${fmt(((t64.serverBusyMcp ?? 0) / t64.mcpPerSecond.median) * 1e6, 0)} µs of CPU per call, against ${fmt(r.sandbox.cpuPerRequestUs?.median, 0)} µs for the sandbox to answer one request, which is what bounds raw undici here (the sandbox is busy ${fmt(t64.sandboxBusyRaw, 2)} during the raw runs, ${fmt(t64.sandboxBusyMcp, 2)} during the MCP ones; the MCP client ${fmt(t64.clientBusyMcp, 2)}). Per call the server parses and validates the JSON-RPC message with zod (SDK), validates the arguments (tool schema, then the client's), sends the request with undici, parses and normalises the answer and writes the result twice (text and structuredContent). A CPU profile of the server at concurrency 64 (before the client's deadline became a cleared timer instead of AbortSignal.timeout + AbortSignal.any, which took ≈ 8 % and moved the ratio from 0.42 to 0.45) showed stdout and socket writes ≈ 19 %, garbage collection ≈ 15 %, undici ≈ 12 %, the SDK's stdio and protocol code ≈ 7 %, zod ≈ 5 %; the tool layer itself (src/mcp/register.ts) ≈ 1.5 %. What is left is the SDK's per-message work and the result written twice (text and structuredContent, as the tools' contract says). Batching stdout writes and an asynchronous stdout were tried and gained nothing measurable.`,
+      `- **Throughput.** ${t64.map((t) => `${t.connection}: ${fmt(t.ratio, 2)} ×, the server busy ${fmt(t.serverBusyMcp, 2)} of a core, ${fmt(t.serverCpuPerCallUs, 0)} µs of CPU a call`).join('; ')}; the sandbox spends ${fmt(r.sandbox.cpuPerRequestUs?.median, 0)} µs a request, and raw undici is bound by it. On this 2-core machine the sandbox, the server and the benchmark's own MCP client (busy ${t64.map((t) => fmt(t.clientBusyMcp, 2)).join(' / ')}) share two cores with other work, so the MCP rate is bound by the server's CPU a call: the SDK's per-message work (parsing and validating the JSON-RPC message with zod, the 2026 envelope, the result), the tool's argument validation, the undici request, and the result written twice (text and structuredContent, as the tools' contract says). A CPU profile of the stdio server at concurrency 64 (before this round's batched stdout writes) showed the pipe writes ≈ 13 %, undici ≈ 13 %, zod ≈ 9 % (the SDK's message schemas and the tools' arguments), the SDK's protocol code ≈ 6 %, garbage collection ≈ 4 %, the tool layer (src/mcp/register.ts) ≈ 5 %. Stateless HTTP builds a server for every request (createServer ≈ 1.1 ms: 39 tools, resources, prompts, the task handlers and their zod schemas) and goes through the SDK's web-standard transport (a Request and a Response object, an SSE frame) for one call: its profile is spread over zod ≈ 13 % (schemas built per server), the SDK ≈ 9 %, garbage collection ≈ 7 %, Node's web streams and fetch classes ≈ 7 %, with no single cost to take out; serving many calls per request, or a session (the default, stateful mode), is the way to throughput over HTTP.`,
     );
   }
   const m = r.memory;
-  if (missed.has('RSS')) {
+  if (missed('4. RSS after start')) {
     out.push(
-      `- **Memory.** Bare Node takes ${fmt(m.bareStartMb.median)} MB and the SDK floor ${fmt(m.sdkFloorStartMb.median)} MB; flops-mcp ${fmt(m.startMb.median)} MB. After calls the RSS grows because V8 sizes its heap to the allocation rate, not because of a leak: it levels off (${fmt(m.afterMb.median)} MB after ${RUNS.memoryCalls.toLocaleString('en')} calls, ${fmt(m.after2Mb.median)} MB after twice as many) and the live heap after a full GC goes from ${fmt(m.liveHeapStartMb.median)} to ${fmt(m.liveHeapAfter2Mb.median)} MB and then levels off too (caches filled on first use: compiled schemas, the keep-alive pool, the per-VM operation tracker; the client's deadline is a cleared timer, so nothing per call outlives the call). Capping the young generation (\`node --max-semi-space-size=1\`) held the RSS near 120 MB but cost about 30 % of the throughput in a separate run: not done.`,
+      `- **RSS after start-up.** An empty server on the same SDK (v2, both eras) takes ${fmt(m.sdkFloorStartMb.median)} MB here and bare Node ${fmt(m.bareStartMb.median)} MB: ${TARGETS.rssStartMb} MB is below the SDK's own floor, and flops-mcp adds ${fmt(m.startMb.median - m.sdkFloorStartMb.median)} MB to it (zod and the operation table, the server, the tool definitions).`,
+    );
+  }
+  if (missed('4. RSS after') && !missed('4. RSS after start')) {
+    out.push(
+      `- **RSS over calls.** ${m.curve.map((p) => fmt(p.rssMb.median, 0)).join(' → ')} MB every ${RUNS.memoryStep.toLocaleString('en')} calls; the live heap after a full GC ${fmt(m.liveHeapAfterMb.median, 1)} → ${fmt(m.liveHeapAfter2Mb.median, 1)} MB: V8 sizes its young generation to the allocation rate.`,
+    );
+  }
+  if (missed('5.')) {
+    out.push(
+      `- **Tasks.** A tasks/get reads the operation once; the get that finds it finished also reads back what it produced (the VM, ${r.tasks.single.readsCompletingGet - 1} read), so that the task's result is the same as \`wait: true\`'s, and a later get does so again: the server keeps nothing between requests (the task id is the state). The waiter pays the same read-back once per operation.`,
     );
   }
   if (out.length === 0) out.push('Every target is met.');
@@ -820,6 +1322,12 @@ function notes(r: Report): string[] {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--render')) {
+    // The report of the last run written again from its JSON (after a change of the text only).
+    const report = JSON.parse(readFileSync(`${root}bench/results/latest.json`, 'utf8')) as Report;
+    writeFileSync(`${root}bench/results/latest.md`, markdown(report));
+    return;
+  }
   const started = performance.now();
   const cpus = os.cpus();
   const report: Partial<Report> = {
@@ -845,11 +1353,14 @@ async function main(): Promise<void> {
     floorDir,
   ]);
   const sdkFloor = join(floorDir, 'sdk-server.js');
+  const digitalOcean = installDigitalOcean();
   const sandbox = await startSandboxProcess();
   try {
-    const { toolsListJson: sent, ...cold } = await measureColdStart(sandbox, sdkFloor);
-    report.coldStart = cold;
-    report.toolsList = await measureToolsList(sandbox, sent);
+    const first = await measureFirstAnswer(sandbox, sdkFloor, digitalOcean);
+    const { toolsListJson: sent, ...initialize } = first.initialize;
+    const { toolsListJson: _, ...discover } = first.discover;
+    report.firstAnswer = { initialize, discover };
+    report.toolsList = await measureToolsList(sandbox, sent, digitalOcean);
     report.perCall = await measurePerCall(sandbox);
     report.throughput = await measureThroughput(sandbox);
     report.sandbox = await measureSandbox(sandbox);
@@ -857,7 +1368,13 @@ async function main(): Promise<void> {
   } finally {
     await sandbox.stop();
     rmSync(floorDir, { recursive: true, force: true });
+    rmSync(digitalOcean.dir, { recursive: true, force: true });
   }
+  report.digitalOcean = {
+    ...(digitalOcean.version ? { version: digitalOcean.version } : {}),
+    ...(digitalOcean.error ? { error: digitalOcean.error } : {}),
+  };
+  report.tasks = await measureTasks();
   report.waiting = await measureWaiting();
   report.seconds = (performance.now() - started) / 1000;
   report.verdicts = verdicts(report as Report);

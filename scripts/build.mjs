@@ -3,9 +3,10 @@
  * still emits dist/index.js and the declarations for the library entry).
  *
  * An MCP server is started for every session, so what the bin loads before it answers `initialize`
- * is paid again and again. The bundle is one ESM file for stdio plus lazy chunks in dist/chunks/
- * for what is loaded only when asked for (`import()` of the sandbox, the HTTP transport, doctor,
- * the audit log). On top of that, some dependencies are swapped for shims in scripts/lazy/ whose
+ * is paid again and again. The entry, dist/cli.js, is one file that holds the configuration and
+ * the early answer only (src/cli.ts); it then loads dist/main.js, the command line, with lazy
+ * chunks in dist/chunks/ for what is loaded only when asked for (`import()` of the sandbox, the
+ * HTTP transport, doctor, the audit log). On top of that, some dependencies are swapped for shims in scripts/lazy/ whose
  * real code runs on first use instead of at start-up (their behaviour is unchanged):
  *
  *   - undici: the client's pool is created on its first request;
@@ -149,16 +150,17 @@ const option = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : u
  * `--entry FILE` bundles another entry the same way (the benchmark's SDK-only server).
  */
 const outdir = option('--outdir') ?? join(root, 'dist');
-const entry = option('--entry') ?? 'src/cli.ts';
+const entry = option('--entry');
 const minify = !argv.includes('--no-minify');
-rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
-const result = await build({
+const define = {
+  __FLOPS_TOOL_DEFINITIONS__: JSON.stringify(await toolDefinitions()),
+  __FLOPS_INITIALIZE__: JSON.stringify(await initializeTemplate()),
+};
+/** @type {import('esbuild').BuildOptions} */
+const common = {
   absWorkingDir: root,
-  entryPoints: [entry],
   outdir,
-  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
@@ -167,26 +169,62 @@ const result = await build({
   sourcemap: 'linked',
   metafile: true,
   logLevel: 'warning',
-  plugins: [lazyDependencies],
+  define,
   // Loaded only with --auth oauth, from node_modules: lmdb has a native addon; the OAuth server and
   // its JOSE library stay the packages as published.
   external: ['oidc-provider', 'lmdb', 'jose'],
-  define: {
-    __FLOPS_TOOL_DEFINITIONS__: JSON.stringify(await toolDefinitions()),
-    __FLOPS_INITIALIZE__: JSON.stringify(await initializeTemplate()),
-  },
-  // Bundled CommonJS (undici, ajv) calls require() for Node's built-ins.
-  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
-});
-if (entry === 'src/cli.ts') {
+};
+// Bundled CommonJS (undici, ajv) calls require() for Node's built-ins.
+const banner = { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" };
+rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
+
+/**
+ * The command line (src/main.ts) and everything it loads, split into dist/chunks/ for what is
+ * loaded only when asked for.
+ */
+const split = (entryPoint) =>
+  build({
+    ...common,
+    entryPoints: [entryPoint],
+    chunkNames: 'chunks/[name]-[hash]',
+    splitting: true,
+    banner,
+    plugins: [lazyDependencies],
+  });
+
+/**
+ * The bin's entry (src/cli.ts) alone in one file, with the configuration and the early answer and
+ * nothing else: what runs before the first answer is one file to read and compile, not a graph of
+ * chunks. Its `import('./main.js')` stays a run-time import of the bundle above.
+ */
+const bin = () =>
+  build({
+    ...common,
+    entryPoints: ['src/cli.ts'],
+    plugins: [
+      {
+        name: 'main-apart',
+        setup(b) {
+          b.onResolve({ filter: /^\.\/main\.js$/ }, (args) => ({ path: args.path, external: true }));
+        },
+      },
+    ],
+  });
+
+const results = entry ? [await split(entry)] : [await split('src/main.ts'), await bin()];
+if (!entry) {
   chmodSync(join(outdir, 'cli.js'), 0o755);
-  if (!readFileSync(join(outdir, 'cli.js'), 'utf8').startsWith('#!/usr/bin/env node')) {
-    throw new Error('dist/cli.js lost its shebang');
+  const text = readFileSync(join(outdir, 'cli.js'), 'utf8');
+  if (!text.startsWith('#!/usr/bin/env node')) throw new Error('dist/cli.js lost its shebang');
+  // What the entry must not hold: it is to answer before any of these is loaded.
+  for (const heavy of ['zod/v4', '@modelcontextprotocol/', 'undici']) {
+    const inputs = Object.keys(results[1].metafile.inputs).filter((i) => i.includes(heavy));
+    if (inputs.length) throw new Error(`dist/cli.js bundles ${inputs[0]}: it must stay apart`);
   }
 }
 
 if (argv.includes('--analyze')) {
-  for (const [file, out] of Object.entries(result.metafile.outputs)) {
+  for (const [file, out] of results.flatMap((r) => Object.entries(r.metafile.outputs))) {
     if (file.endsWith('.map')) continue;
     const parts = {};
     for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) {

@@ -14,6 +14,9 @@ import { BOOLEAN_VALUES, SETTINGS, settingOf } from './settings.js';
 
 export class UsageError extends Error {}
 
+/** The sandbox account has several tenants; its default project (10081) is the default tenant. */
+export const SANDBOX_DEFAULT_TENANT = 10081;
+
 export type ConfirmMode = 'elicit' | 'required' | 'off';
 
 export interface Config {

@@ -263,9 +263,14 @@ describe('the early answer to initialize', () => {
       apiKey: 'early-key',
       baseUrl: account.FLOPS_API_URL,
     });
-    const served = await early.serve(
+    const [stdio, { deserializeMessage }] = await Promise.all([
+      import('@modelcontextprotocol/server/stdio'),
+      import('@modelcontextprotocol/server'),
+    ]);
+    const served = early.serve(
       () => createServer({ client }),
       () => undefined,
+      { ...stdio, deserializeMessage },
     );
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(errors).toEqual([expect.stringMatching(/BUG: the early answer to initialize differs/)]);

@@ -133,10 +133,10 @@ describe.each(
     const withoutOutput = Buffer.byteLength(
       JSON.stringify({ tools: tools.map(({ outputSchema: _, ...t }) => t) }),
     );
-    // Guards against growth (29.0 KB without output schemas, 40.4 KB with them, for the 39 tools);
+    // Guards against growth (27.2 KB without output schemas, 38.7 KB with them, for the 39 tools);
     // `npm run bench` reports the exact figures per toolset.
-    expect(withoutOutput).toBeLessThan(29.5 * 1024);
-    expect(bytes).toBeLessThan(41 * 1024);
+    expect(withoutOutput).toBeLessThan(27.5 * 1024);
+    expect(bytes).toBeLessThan(39 * 1024);
   });
 
   it('declares an output schema on every tool, which its results satisfy (the clients validate)', () => {

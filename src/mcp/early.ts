@@ -12,7 +12,7 @@
  *   1. `listenEarly` reads stdin from the start, keeping every byte. If the first message is a
  *      well-formed `initialize`, or a well-formed `server/discover` naming a revision the server
  *      serves, it answers at once, exactly as the SDK server would.
- *   2. Meanwhile the CLI loads and builds the real server. `serve` starts the SDK's serveStdio on
+ *   2. Meanwhile the CLI (main.ts) loads and builds the real server. `serve` starts the SDK's serveStdio on
  *      its own stdio transport and hands it every message read so far, then lets it read on: the
  *      server sees the whole session from its first byte (so it learns the client's capabilities
  *      and picks the era as usual), and its own answer to the opening message is not sent again.
@@ -20,11 +20,12 @@
  *
  * Run from source (tests, tsx) there is no build-time answer and the server answers as usual.
  */
-import type { JSONRPCMessage, McpServerFactory } from '@modelcontextprotocol/server';
-import type { StdioServerHandle } from '@modelcontextprotocol/server/stdio';
+import type { deserializeMessage, JSONRPCMessage, McpServerFactory } from '@modelcontextprotocol/server';
+import type { StdioServerHandle, StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from '../log.js';
 import { isRecord } from '../util.js';
 import { instructions, selectTools, type ToolSelection, toolFacts } from './selection.js';
+import { batchedStdout } from './stdout.js';
 
 /** What the server answers to `initialize`, but the instructions and the negotiated version. */
 export interface InitializeTemplate {
@@ -58,11 +59,21 @@ export interface EarlyOptions {
   stdout?: NodeJS.WriteStream | undefined;
 }
 
+/**
+ * The SDK's stdio pieces, handed in by whoever loaded the SDK: this module is bundled into the
+ * bin's entry, which must not load (or bundle) the SDK before its first answer.
+ */
+export interface StdioSdk {
+  StdioServerTransport: typeof StdioServerTransport;
+  serveStdio: typeof serveStdio;
+  deserializeMessage: typeof deserializeMessage;
+}
+
 export interface Early {
   /** Resolves once `initialize` was answered early, or once it will not be (another message came first). */
   readonly settled: Promise<void>;
   /** Serve stdio with the real servers (serveStdio), handing them everything read so far. */
-  serve(factory: McpServerFactory, onerror: (err: Error) => void): Promise<StdioServerHandle>;
+  serve(factory: McpServerFactory, onerror: (err: Error) => void, sdk: StdioSdk): StdioServerHandle;
 }
 
 /** The `initialize` result the SDK server gives for this request (see Server._oninitialize). */
@@ -209,16 +220,13 @@ export function listenEarly(options: EarlyOptions): Early | undefined {
 
   return {
     settled,
-    async serve(factory: McpServerFactory, onerror: (err: Error) => void): Promise<StdioServerHandle> {
+    serve(factory: McpServerFactory, onerror: (err: Error) => void, sdk: StdioSdk): StdioServerHandle {
       stdin.pause();
       stdin.off('data', onData);
       stdin.off('end', finish);
       finish();
-      const [{ StdioServerTransport, serveStdio }, { deserializeMessage }] = await Promise.all([
-        import('@modelcontextprotocol/server/stdio'),
-        import('@modelcontextprotocol/server'),
-      ]);
-      const transport = new StdioServerTransport(stdin, stdout);
+      const { StdioServerTransport, serveStdio, deserializeMessage } = sdk;
+      const transport = new StdioServerTransport(stdin, batchedStdout(stdout));
       if (answered) {
         const early = answered;
         const send = transport.send.bind(transport);

@@ -126,25 +126,36 @@ export interface CallExtra {
 
 /**
  * JSON Schema of a tool's input, trimmed of what costs tokens and says nothing (tools/list is paid
- * in every prompt): zod's ±MAX_SAFE_INTEGER bounds on integers; `exclusiveMinimum: 0` where
- * `minimum: 1` is shorter; the description of an array's items (the array's own says it); the
- * type beside a `const`. Every property keeps its description, type and bounds.
+ * in every prompt): zod's ±MAX_SAFE_INTEGER bounds on integers; `minimum: 1` on ids (an id is a
+ * positive integer by nature: `vmId`, `keyIds`' items); `minLength: 1` (an empty name or key is
+ * refused with a message anyway); `exclusiveMinimum: 0` where `minimum: 1` is shorter; the
+ * description of an array's items (the array's own says it); the type beside a `const`. Every
+ * property keeps its description and type, and the bounds that tell the model something (memory,
+ * disk, cores, lengths); the server validates every bound whether it is listed or not.
  */
-function compactSchema(node: unknown, isItems = false): unknown {
+function compactSchema(node: unknown, name = ''): unknown {
   if (Array.isArray(node)) return node.map((item) => compactSchema(item));
   if (!node || typeof node !== 'object') return node;
   const out: Record<string, unknown> = {};
+  const isItems = name === 'items' || name === 'itemsId';
   for (const [key, value] of Object.entries(node)) {
     if (key === '$schema') continue;
     if (key === 'maximum' && value === Number.MAX_SAFE_INTEGER) continue;
     if (key === 'minimum' && value === Number.MIN_SAFE_INTEGER) continue;
+    if (key === 'minLength' && value === 1) continue;
     if (key === 'description' && isItems) continue;
-    out[key] = compactSchema(value, key === 'items');
+    if (key === 'properties' && value && typeof value === 'object') {
+      out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, compactSchema(v, k)]));
+      continue;
+    }
+    out[key] = compactSchema(value, key === 'items' ? (/Ids$/.test(name) ? 'itemsId' : 'items') : key);
   }
   if (out['type'] === 'integer' && out['exclusiveMinimum'] === 0) {
     delete out['exclusiveMinimum'];
     out['minimum'] = 1;
   }
+  const isId = /Id$/.test(name) || name === 'itemsId';
+  if (isId && out['type'] === 'integer' && out['minimum'] === 1) delete out['minimum'];
   if ('const' in out) delete out['type'];
   return out;
 }

@@ -49,9 +49,11 @@ function annotations(profile: Profile): ToolAnnotations {
   };
 }
 
-const waitField = z.boolean().optional().describe(`Wait for the end (≤${WAIT_DEFAULT_SECONDS} s)`);
-const dryRunField = z.boolean().optional().describe('Plan only: show what would change, send nothing');
-const safetySnapshotField = z.boolean().optional().describe('Snapshot the VM first, to roll back to');
+// The fields most tools share are described briefly; the instructions say once what they do
+// (selection.ts: wait, dryRun, safetySnapshot).
+const waitField = z.boolean().optional().describe(`Wait ≤${WAIT_DEFAULT_SECONDS} s for the end`);
+const dryRunField = z.boolean().optional().describe('Preview only, send nothing');
+const safetySnapshotField = z.boolean().optional().describe('Snapshot the VM first');
 
 /** The MCP input shape of an API row. */
 function inputShape(row: OperationDef): z.ZodRawShape {
