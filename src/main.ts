@@ -84,6 +84,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv, start?: EarlyStart):
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
+  if (config.auth === 'oauth' && !config.http)
+    throw new UsageError('--auth oauth signs users in over HTTP: add --http');
   const log = createLogger({
     level: config.logLevel,
     secrets: [config.apiKey, config.token, config.redisUrl],

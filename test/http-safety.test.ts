@@ -29,8 +29,14 @@ async function start(args: string[], env: Record<string, string> = {}): Promise<
 }
 
 /** Run the CLI to its exit: the exit code and what it wrote to stderr. */
-async function exitOf(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [cli, ...args], { env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+async function exitOf(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [cli, ...args], {
+    env: { ...cleanEnv, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {
     stderr += c.toString();
@@ -174,6 +180,25 @@ describe('exposed beyond loopback', () => {
     const { code, stderr: err } = await exitOf(['--http', '--sandbox', '--host', '0.0.0.0', '--port', '0']);
     expect(code).toBe(2);
     expect(err).toMatch(/FLOPS_MCP_TOKEN/);
+  });
+
+  it('--auth oauth refuses to start without its key, without --http, or beyond loopback without a public URL', async () => {
+    const key = { FLOPS_MCP_AUTH_KEY: Buffer.alloc(32, 9).toString('base64') };
+    const noKey = await exitOf(['--http', '--auth', 'oauth', '--port', '0']);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toMatch(/FLOPS_MCP_AUTH_KEY/);
+    const noHttp = await exitOf(['--auth', 'oauth', '--sandbox'], key);
+    expect(noHttp.code).toBe(2);
+    expect(noHttp.stderr).toMatch(/--http/);
+    const noUrl = await exitOf(['--http', '--auth', 'oauth', '--host', '0.0.0.0', '--port', '0'], key);
+    expect(noUrl.code).toBe(2);
+    expect(noUrl.stderr).toMatch(/FLOPS_MCP_PUBLIC_URL/);
+    const badUrl = await exitOf(['--http', '--auth', 'oauth', '--port', '0'], {
+      ...key,
+      FLOPS_MCP_PUBLIC_URL: 'https://mcp.example.com/some/path',
+    });
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.stderr).toMatch(/origin or its \/mcp/);
   });
 
   it('with a token: no or wrong bearer → 401, foreign Origin → 403, right bearer works', async () => {

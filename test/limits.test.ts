@@ -10,6 +10,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startMetrics } from '../src/http/metrics.js';
 import { type Bucket, MemoryBuckets, providerThrottle } from '../src/shared/limits.js';
 import { type Harness, harness } from './helpers.js';
 
@@ -25,6 +26,7 @@ afterEach(async () => {
 describe('rate limits', () => {
   it('a user beyond the burst is refused with when to retry, nothing sent; served again once a token is back', async () => {
     const buckets = new MemoryBuckets();
+    const metrics = startMetrics({ defaultMetrics: false });
     const user: Bucket[] = [{ name: 'user', key: 'user:a', rate: { perMinute: 120, burst: 3 } }];
     const sent: string[] = [];
     h = await harness({
@@ -44,6 +46,9 @@ describe('rate limits', () => {
     const write = await h.call('vm_rename', { vmId: 85561, name: 'limited' });
     expect(errorOf(write)).toMatchObject({ error: { kind: 'rate-limited' } });
     expect(h.sandbox.state.vms.get(85561)!.name).not.toBe('limited');
+    // Each refusal is counted in /metrics, by the limit that refused it.
+    expect(await metrics.render()).toMatch(/flops_mcp_rate_limited_total\{scope="user"\} 3/);
+    metrics.close();
     // 120 a minute: a token every 500 ms.
     await new Promise((resolve) => setTimeout(resolve, 600));
     expect((await h.call('vm_get', { vmId: 85561 })).isError).toBeFalsy();

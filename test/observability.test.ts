@@ -133,6 +133,7 @@ describe('metrics', () => {
   });
 
   it('counts confirmations asked and answered, and rate-limit refusals reported through the hook', async () => {
+    // (Refusals by a real limit are counted in test/limits.test.ts.)
     const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
     const { StreamableHTTPClientTransport: Legacy } = await import(
       '@modelcontextprotocol/sdk/client/streamableHttp.js'

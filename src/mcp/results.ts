@@ -7,6 +7,7 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import { FlopsApiError, FlopsTransportError, FlopsValidationError } from '../api/errors.js';
 import { type OperationDef, rowOfOperationType } from '../api/operations.js';
 import type { Operation } from '../api/types.js';
+import { observe } from '../observe.js';
 import { ResolveError } from './resolve.js';
 
 export function ok(data: Record<string, unknown>): CallToolResult {
@@ -75,6 +76,7 @@ const LIMITED: Record<string, string> = {
  */
 export function rateLimited(tool: string, bucket: string | undefined, retryAfterMs: number): CallToolResult {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  observe.rateLimited(bucket ?? 'unavailable');
   const why =
     bucket === undefined
       ? 'the rate limits shared by the replicas of this server cannot be checked right now, and a write is not sent unchecked'
