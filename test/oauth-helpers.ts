@@ -4,10 +4,12 @@
  * `fetch` without redirects plus a cookie jar — that walks the authorization code flow with PKCE
  * through our sign-in page.
  */
+
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { FlopsClient } from '../src/api/client.js';
 import { checkCredentials } from '../src/auth/index.js';
 import { OAuthServer, type OAuthServerOptions } from '../src/auth/oauth.js';
@@ -345,4 +347,18 @@ export async function oauthHarness(
       }
     },
   };
+}
+
+/**
+ * An authorization request the server must refuse on its own page: 400 and no redirect (to the
+ * attacker's or any URI). The page's text.
+ */
+export async function refusedOnPage(
+  h: Pick<OAuthHarness, 'authorizeUrl' | 'resource'>,
+  p: Omit<AuthorizeParams, 'method' | 'resource'>,
+): Promise<string> {
+  const res = await new Browser().go(h.authorizeUrl({ method: 'S256', resource: h.resource, ...p }));
+  expect(res.status).toBe(400);
+  expect(res.headers.get('location')).toBeNull();
+  return res.text();
 }

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, REDIS_SERVER } from '../scripts/cluster.js';
+import { INITIALIZE, raw } from './http-helpers.js';
 import { Browser, csrfOf, pkcePair } from './oauth-helpers.js';
 import {
   cleanEnv,
@@ -90,26 +91,7 @@ async function listVms(url: string, accessToken: string): Promise<number> {
 }
 
 async function status(url: string, accessToken: string): Promise<number> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {
-      Authorization: `Bearer ${accessToken}`,
-      'Content-Type': 'application/json',
-      Accept: 'application/json, text/event-stream',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: {
-        protocolVersion: '2025-06-18',
-        capabilities: {},
-        clientInfo: { name: 'probe', version: '1' },
-      },
-    }),
-  });
-  await response.body?.cancel();
-  return response.status;
+  return (await raw(url, { headers: { Authorization: `Bearer ${accessToken}` }, body: INITIALIZE })).status;
 }
 
 /** A redis-server of the test's own on a free port; resolves once it accepts connections. */

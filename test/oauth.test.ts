@@ -22,6 +22,7 @@ import {
   type OAuthHarness,
   oauthHarness,
   pkcePair,
+  refusedOnPage,
   SANDBOX_CREDS,
 } from './oauth-helpers.js';
 
@@ -94,12 +95,7 @@ describe('OAuth: codes, redirect URIs, PKCE, clients, tokens, scopes', () => {
 
   it('does not redirect to an unregistered redirect_uri (no open redirect)', async () => {
     const { challenge } = pkcePair();
-    const res = await new Browser().go(
-      h.authorizeUrl({ clientId, redirectUri: ATTACKER, challenge, method: 'S256', resource: h.resource }),
-    );
-    expect(res.status).toBe(400);
-    expect(res.headers.get('location')).toBeNull();
-    const page = await res.text();
+    const page = await refusedOnPage(h, { clientId, redirectUri: ATTACKER, challenge });
     expect(page).toContain('redirect_uri');
     expect(page).not.toContain('evil.example');
   });
@@ -158,18 +154,9 @@ describe('OAuth: codes, redirect URIs, PKCE, clients, tokens, scopes', () => {
 
   it('refuses an unknown client with invalid_client, without redirecting', async () => {
     const { challenge } = pkcePair();
-    const res = await new Browser().go(
-      h.authorizeUrl({
-        clientId: 'no-such-client-81f',
-        redirectUri: ATTACKER,
-        challenge,
-        method: 'S256',
-        resource: h.resource,
-      }),
-    );
-    expect(res.status).toBe(400);
-    expect(res.headers.get('location')).toBeNull();
-    expect(await res.text()).toContain('invalid_client');
+    expect(
+      await refusedOnPage(h, { clientId: 'no-such-client-81f', redirectUri: ATTACKER, challenge }),
+    ).toContain('invalid_client');
     const token = await h.token({
       grant_type: 'authorization_code',
       code: 'whatever',
@@ -863,33 +850,17 @@ describe('OAuth: client ID metadata documents', () => {
     expect(t.scope).toBe('flops:read flops:write');
     expect((await h.mcp(t.access_token, INITIALIZE)).status).toBe(200);
     // A redirect_uri the document does not list is refused, without a redirect.
-    const away = await new Browser().go(
-      h.authorizeUrl({
-        clientId: META,
-        redirectUri: ATTACKER,
-        challenge,
-        method: 'S256',
-        resource: h.resource,
-      }),
-    );
-    expect(away.status).toBe(400);
-    expect(away.headers.get('location')).toBeNull();
+    await refusedOnPage(h, { clientId: META, redirectUri: ATTACKER, challenge });
   });
 
   it('refuses a document whose client_id is not its own URL', async () => {
     const { challenge } = pkcePair();
-    const res = await new Browser().go(
-      h.authorizeUrl({
-        clientId: 'https://client.example/impostor.json',
-        redirectUri: ATTACKER,
-        challenge,
-        method: 'S256',
-        resource: h.resource,
-      }),
-    );
-    expect(res.status).toBe(400);
-    expect(res.headers.get('location')).toBeNull();
-    expect(await res.text()).toMatch(/invalid_client(_metadata)?/);
+    const page = await refusedOnPage(h, {
+      clientId: 'https://client.example/impostor.json',
+      redirectUri: ATTACKER,
+      challenge,
+    });
+    expect(page).toMatch(/invalid_client(_metadata)?/);
     expect(fetched).toContain('https://client.example/impostor.json');
   });
 
@@ -937,18 +908,12 @@ describe('OAuth: client ID metadata documents', () => {
     const port = (loopback.address() as { port: number }).port;
     const { challenge } = pkcePair();
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) {
-      const res = await new Browser().go(
-        plain.authorizeUrl({
-          clientId: `https://${host}/meta.json`,
-          redirectUri: CIMD_CALLBACK,
-          challenge,
-          method: 'S256',
-          resource: plain.resource,
-        }),
-      );
-      expect(res.status).toBe(400);
-      expect(res.headers.get('location')).toBeNull();
-      expect(await res.text()).toContain('invalid_client');
+      const page = await refusedOnPage(plain, {
+        clientId: `https://${host}/meta.json`,
+        redirectUri: CIMD_CALLBACK,
+        challenge,
+      });
+      expect(page).toContain('invalid_client');
     }
     expect(loopbackHits).toEqual([]);
     // Not a URL of the https scheme: not a metadata document, an unknown client.

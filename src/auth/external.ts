@@ -10,6 +10,7 @@ import type { CredentialCheck } from './oauth.js';
 import { credentialsPage, messagePage } from './pages.js';
 import { type AuthStore, CredentialVault, deriveKey, type FlopsCredentials, macOf } from './store.js';
 import {
+  type Challenge,
   challengeFor,
   readForm,
   resourceMetadata,
@@ -45,6 +46,7 @@ export class ExternalAuth {
     this.#issuer = issuer;
     this.resource = `${o.publicUrl.origin}/mcp`;
     this.metadataUrl = `${o.publicUrl.origin}/.well-known/oauth-protected-resource/mcp`;
+    this.challenge = challengeFor(this.metadataUrl);
     this.#vault = new CredentialVault(o.authKey, o.store);
     this.#key = deriveKey(o.authKey, 'external link');
     this.#verify = verify;
@@ -78,13 +80,7 @@ export class ExternalAuth {
     return new ExternalAuth(o, issuer, verify);
   }
 
-  challenge(
-    error?: 'invalid_token' | 'insufficient_scope',
-    scope?: readonly string[],
-    description?: string,
-  ): string {
-    return challengeFor(this.metadataUrl, error, scope, description);
-  }
+  readonly challenge: Challenge;
 
   #accountOf(sub: string): string {
     return macOf(this.#key, `account:${this.#issuer}\n${sub}`).slice(0, 24);

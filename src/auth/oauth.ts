@@ -25,6 +25,7 @@ import {
   macOf,
 } from './store.js';
 import {
+  type Challenge,
   challengeFor,
   cookies,
   readForm,
@@ -171,6 +172,7 @@ export class OAuthServer {
     this.issuer = o.publicUrl.origin;
     this.resource = `${this.issuer}/mcp`;
     this.metadataUrl = `${this.issuer}/.well-known/oauth-protected-resource/mcp`;
+    this.challenge = challengeFor(this.metadataUrl);
     this.#vault = new CredentialVault(o.authKey, o.store);
     this.#csrfKey = deriveKey(o.authKey, 'csrf');
     this.#accountKey = deriveKey(o.authKey, 'account');
@@ -306,13 +308,7 @@ export class OAuthServer {
   }
 
   /** The `WWW-Authenticate` value of a 401 or 403. */
-  challenge(
-    error?: 'invalid_token' | 'insufficient_scope',
-    scope?: readonly string[],
-    description?: string,
-  ): string {
-    return challengeFor(this.metadataUrl, error, scope, description);
-  }
+  readonly challenge: Challenge;
 
   /**
    * The caller of a `/mcp` request from its `Authorization` header: an access token of this server,
@@ -398,29 +394,11 @@ export class OAuthServer {
   }
 
   async #interaction(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
-    let details: InteractionDetails;
-    try {
-      details = await this.#provider.interactionDetails(req, res);
-    } catch {
-      sendHtml(
-        res,
-        400,
-        messagePage(
-          'Sign-in expired',
-          'This sign-in link is no longer valid: start again from your assistant.',
-        ),
-      );
-      return;
-    }
-    if (details.uid !== uid) {
-      sendHtml(
-        res,
-        400,
-        messagePage(
-          'Sign-in expired',
-          'This sign-in link is no longer valid: start again from your assistant.',
-        ),
-      );
+    // Another browser's sign-in, a used one, or an expired one.
+    const details = await this.#provider.interactionDetails(req, res).catch(() => undefined);
+    if (details?.uid !== uid) {
+      const why = 'This sign-in link is no longer valid: start again from your assistant.';
+      sendHtml(res, 400, messagePage('Sign-in expired', why));
       return;
     }
     const clientId = String(details.params['client_id'] ?? '');

@@ -103,14 +103,18 @@ export function serveResourceMetadata(
 }
 
 /** The `WWW-Authenticate` value of a 401 or 403 (RFC 6750, RFC 9728). */
-export function challengeFor(
-  metadataUrl: string,
+export type Challenge = (
   error?: 'invalid_token' | 'insufficient_scope',
-  scope: readonly string[] = SCOPES,
+  scope?: readonly string[],
   description?: string,
-): string {
-  const parts = [`resource_metadata="${metadataUrl}"`, `scope="${scope.join(' ')}"`];
-  if (error) parts.unshift(`error="${error}"`);
-  if (description) parts.push(`error_description="${description.replace(/["\\]/g, '')}"`);
-  return `Bearer ${parts.join(', ')}`;
+) => string;
+
+/** The challenge of the resource whose metadata is at `metadataUrl`. */
+export function challengeFor(metadataUrl: string): Challenge {
+  return (error, scope = SCOPES, description) => {
+    const parts = [`resource_metadata="${metadataUrl}"`, `scope="${scope.join(' ')}"`];
+    if (error) parts.unshift(`error="${error}"`);
+    if (description) parts.push(`error_description="${description.replace(/["\\]/g, '')}"`);
+    return `Bearer ${parts.join(', ')}`;
+  };
 }
