@@ -16,6 +16,10 @@
 # To try it without an account: docker run --rm -p 8787:8787 -e FLOPS_MCP_TOKEN=… flops-mcp \
 #   node dist/cli.js --http --sandbox
 # Several replicas behind a load balancer: add --stateless.
+# Sign-in with OAuth for chat connectors (claude.ai, ChatGPT, Claude Desktop) instead of a token:
+#   -e FLOPS_MCP_AUTH=oauth -e FLOPS_MCP_AUTH_KEY=$(openssl rand -base64 32) \
+#   -e FLOPS_MCP_PUBLIC_URL=https://mcp.example.com/mcp \
+#   -v flops-auth:/home/node/.local/state/flops-mcp     # the sign-in store (or FLOPS_REDIS_URL)
 
 # ---- build: all dependencies, compile ----
 FROM node:20-slim AS build
