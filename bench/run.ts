@@ -640,7 +640,8 @@ async function rssAfterStart(args: string[], env: NodeJS.ProcessEnv, list: boole
   return rss;
 }
 
-async function measureMemory(sandbox: SandboxProcess, sdkFloor: string) {
+/** RSS after start-up of bare Node, the SDK floor and flops-mcp, 3 processes each, interleaved. */
+async function measureStartRss(sandbox: SandboxProcess, sdkFloor: string) {
   const env = serverEnv(sandbox);
   const bareRss: number[] = [];
   const floorRss: number[] = [];
@@ -650,6 +651,12 @@ async function measureMemory(sandbox: SandboxProcess, sdkFloor: string) {
     floorRss.push(await rssAfterStart([sdkFloor], env, true));
     startRss.push(await rssAfterStart([cli], env, true));
   }
+  return { bareRss, floorRss, startRss };
+}
+
+async function measureMemory(sandbox: SandboxProcess, sdkFloor: string) {
+  const env = serverEnv(sandbox);
+  const { bareRss, floorRss, startRss } = await measureStartRss(sandbox, sdkFloor);
   const calls = RUNS.memoryCalls;
   const steps = calls / RUNS.memoryStep;
   log(
@@ -1328,6 +1335,12 @@ async function main(): Promise<void> {
     writeFileSync(`${root}bench/results/latest.md`, markdown(report));
     return;
   }
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  if (only) {
+    // One section alone, printed as JSON and never recorded: `--only throughput` or `--only rss`.
+    await section(only);
+    return;
+  }
   const started = performance.now();
   const cpus = os.cpus();
   const report: Partial<Report> = {
@@ -1385,6 +1398,41 @@ async function main(): Promise<void> {
   writeFileSync(`${dir}/latest.json`, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(`${dir}/latest.md`, markdown(report as Report));
   log('wrote bench/results/latest.md and latest.json');
+}
+
+/** `--only throughput|rss`: one section of the report, measured as in a full run. */
+async function section(name: string): Promise<void> {
+  const sandbox = await startSandboxProcess();
+  const floorDir = mkdtempSync(join(os.tmpdir(), 'flops-bench-'));
+  try {
+    if (name === 'throughput') {
+      const rows = await measureThroughput(sandbox);
+      for (const t of rows) {
+        process.stdout.write(
+          `${t.connection} c${t.concurrency}: raw ${fmt(t.rawPerSecond.median, 0)} mcp ${fmt(t.mcpPerSecond.median, 0)} (${fmt(t.mcpPerSecond.min, 0)}–${fmt(t.mcpPerSecond.max, 0)}) ratio ${fmt(t.ratio, 2)} server busy ${fmt(t.serverBusyMcp, 2)} µs/call ${fmt(t.serverCpuPerCallUs, 0)}\n`,
+        );
+      }
+    } else if (name === 'rss') {
+      execFileSync(process.execPath, [
+        `${root}scripts/build.mjs`,
+        '--entry',
+        'bench/sdk-server.ts',
+        '--outdir',
+        floorDir,
+      ]);
+      const { bareRss, floorRss, startRss } = await measureStartRss(sandbox, join(floorDir, 'sdk-server.js'));
+      const line = (label: string, xs: number[]) => {
+        const s = stats(xs);
+        return `${label} ${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)}) MB\n`;
+      };
+      process.stdout.write(
+        line('bare Node', bareRss) + line('SDK floor', floorRss) + line('flops-mcp', startRss),
+      );
+    } else throw new Error(`--only: no section ${name} (throughput, rss)`);
+  } finally {
+    await sandbox.stop();
+    rmSync(floorDir, { recursive: true, force: true });
+  }
 }
 
 await main();
