@@ -1321,7 +1321,7 @@ function notes(r: Report): string[] {
   }
   if (missed('5.')) {
     out.push(
-      `- **Tasks.** A tasks/get reads the operation once; the get that finds it finished also reads back what it produced (the VM, ${r.tasks.single.readsCompletingGet - 1} read), so that the task's result is the same as \`wait: true\`'s, and a later get does so again: the server keeps nothing between requests (the task id is the state). The waiter pays the same read-back once per operation.`,
+      `- **Tasks.** A tasks/get reads the operation once; the get that finds it finished also reads back what it produced (the VM, ${r.tasks.single.readsCompletingGet - 1} read), so that the task's result is the same as \`wait: true\`'s; a later get ${r.tasks.single.readsCompletedGet === 0 ? "is answered from the process's bounded memory of finished tasks (0 reads; another replica, or a task pushed out of it, reads again)" : `reads ${r.tasks.single.readsCompletedGet} again`}. The waiter pays the same read-back once per operation.`,
     );
   }
   if (out.length === 0) out.push('Every target is met.');
