@@ -640,7 +640,8 @@ async function rssAfterStart(args: string[], env: NodeJS.ProcessEnv, list: boole
   return rss;
 }
 
-async function measureMemory(sandbox: SandboxProcess, sdkFloor: string) {
+/** RSS after start-up of bare Node, the SDK floor and flops-mcp, 3 processes each, interleaved. */
+async function measureStartRss(sandbox: SandboxProcess, sdkFloor: string) {
   const env = serverEnv(sandbox);
   const bareRss: number[] = [];
   const floorRss: number[] = [];
@@ -650,6 +651,12 @@ async function measureMemory(sandbox: SandboxProcess, sdkFloor: string) {
     floorRss.push(await rssAfterStart([sdkFloor], env, true));
     startRss.push(await rssAfterStart([cli], env, true));
   }
+  return { bareRss, floorRss, startRss };
+}
+
+async function measureMemory(sandbox: SandboxProcess, sdkFloor: string) {
+  const env = serverEnv(sandbox);
+  const { bareRss, floorRss, startRss } = await measureStartRss(sandbox, sdkFloor);
   const calls = RUNS.memoryCalls;
   const steps = calls / RUNS.memoryStep;
   log(
@@ -1314,7 +1321,7 @@ function notes(r: Report): string[] {
   }
   if (missed('5.')) {
     out.push(
-      `- **Tasks.** A tasks/get reads the operation once; the get that finds it finished also reads back what it produced (the VM, ${r.tasks.single.readsCompletingGet - 1} read), so that the task's result is the same as \`wait: true\`'s, and a later get does so again: the server keeps nothing between requests (the task id is the state). The waiter pays the same read-back once per operation.`,
+      `- **Tasks.** A tasks/get reads the operation once; the get that finds it finished also reads back what it produced (the VM, ${r.tasks.single.readsCompletingGet - 1} read), so that the task's result is the same as \`wait: true\`'s; a later get ${r.tasks.single.readsCompletedGet === 0 ? "is answered from the process's bounded memory of finished tasks (0 reads; another replica, or a task pushed out of it, reads again)" : `reads ${r.tasks.single.readsCompletedGet} again`}. The waiter pays the same read-back once per operation.`,
     );
   }
   if (out.length === 0) out.push('Every target is met.');
@@ -1326,6 +1333,12 @@ async function main(): Promise<void> {
     // The report of the last run written again from its JSON (after a change of the text only).
     const report = JSON.parse(readFileSync(`${root}bench/results/latest.json`, 'utf8')) as Report;
     writeFileSync(`${root}bench/results/latest.md`, markdown(report));
+    return;
+  }
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  if (only) {
+    // One section alone, printed as JSON and never recorded: `--only throughput` or `--only rss`.
+    await section(only);
     return;
   }
   const started = performance.now();
@@ -1385,6 +1398,41 @@ async function main(): Promise<void> {
   writeFileSync(`${dir}/latest.json`, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(`${dir}/latest.md`, markdown(report as Report));
   log('wrote bench/results/latest.md and latest.json');
+}
+
+/** `--only throughput|rss`: one section of the report, measured as in a full run. */
+async function section(name: string): Promise<void> {
+  const sandbox = await startSandboxProcess();
+  const floorDir = mkdtempSync(join(os.tmpdir(), 'flops-bench-'));
+  try {
+    if (name === 'throughput') {
+      const rows = await measureThroughput(sandbox);
+      for (const t of rows) {
+        process.stdout.write(
+          `${t.connection} c${t.concurrency}: raw ${fmt(t.rawPerSecond.median, 0)} mcp ${fmt(t.mcpPerSecond.median, 0)} (${fmt(t.mcpPerSecond.min, 0)}–${fmt(t.mcpPerSecond.max, 0)}) ratio ${fmt(t.ratio, 2)} server busy ${fmt(t.serverBusyMcp, 2)} µs/call ${fmt(t.serverCpuPerCallUs, 0)}\n`,
+        );
+      }
+    } else if (name === 'rss') {
+      execFileSync(process.execPath, [
+        `${root}scripts/build.mjs`,
+        '--entry',
+        'bench/sdk-server.ts',
+        '--outdir',
+        floorDir,
+      ]);
+      const { bareRss, floorRss, startRss } = await measureStartRss(sandbox, join(floorDir, 'sdk-server.js'));
+      const line = (label: string, xs: number[]) => {
+        const s = stats(xs);
+        return `${label} ${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)}) MB\n`;
+      };
+      process.stdout.write(
+        line('bare Node', bareRss) + line('SDK floor', floorRss) + line('flops-mcp', startRss),
+      );
+    } else throw new Error(`--only: no section ${name} (throughput, rss)`);
+  } finally {
+    await sandbox.stop();
+    rmSync(floorDir, { recursive: true, force: true });
+  }
 }
 
 await main();

@@ -11,7 +11,9 @@
  *
  *   - undici: the client's pool is created on its first request;
  *   - zod's locales: only English is kept (zod configures English; no other is ever selected);
- *   - node:crypto: only the HTTP transport hashes and compares tokens.
+ *   - node:crypto: only the HTTP transport hashes and compares tokens;
+ *   - the SDK's JSON Schema validator (ajv and ajv-formats): only a form elicitation's answer is
+ *     checked with it.
  *
  * The shims' `require()` of the real module is bundled as a CommonJS wrapper that runs when first
  * called. The tools' JSON Schemas and the answer to `initialize` (but its instructions) are
@@ -33,6 +35,7 @@ const lazy = join(root, 'scripts/lazy');
 const SHIMS = [
   { filter: /^undici$/, shim: 'undici.js' },
   { filter: /^node:crypto$/, shim: 'node-crypto.js', ours: true },
+  { filter: /^@modelcontextprotocol\/server\/_shims$/, shim: 'sdk-shims.js' },
 ];
 
 /** @type {import('esbuild').Plugin} */

@@ -159,6 +159,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv, start?: EarlyStart):
       publish?: (uri: string) => void;
       era?: 'modern' | 'legacy' | undefined;
       listen?: ((onUpdated: (uri: string) => void) => () => void) | undefined;
+      toolCallOnly?: boolean | undefined;
     },
   ): McpServer =>
     createServer({
@@ -181,6 +182,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv, start?: EarlyStart):
       safetySnapshots: config.safetySnapshots,
       dynamicToolsets: config.dynamicToolsets,
       skills,
+      toolCallOnly: info.toolCallOnly,
     });
 
   let stop: () => Promise<void>;

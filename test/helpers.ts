@@ -199,6 +199,7 @@ export function httpTestServer(
     stateless: info.stateless,
     publish: info.publish,
     era: info.era,
+    toolCallOnly: info.toolCallOnly,
     ...server,
   });
 }

@@ -198,6 +198,32 @@ describe('tasks over HTTP with the official requester', () => {
     expect(h.sandbox.requests.count('operation_get')).toBe(reads);
   });
 
+  it('answers a later tasks/get of a finished task without reading the provider again, to its own credentials only', async () => {
+    const started = await raw(h.url, 'tools/call', {
+      name: 'vm_rename',
+      arguments: { vmId: 85561, name: 'ubuntu' },
+    });
+    const taskId = (started['result'] as Json)['taskId'] as string;
+    let state: Json = { status: 'working' };
+    for (let i = 0; i < 200 && state['status'] === 'working'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      state = (await raw(h.url, 'tasks/get', { taskId }))['result'] as Json;
+    }
+    expect(state).toMatchObject({ status: 'completed', result: { structuredContent: { status: 'DONE' } } });
+    const requests = h.sandbox.requests.count();
+    const later = (await raw(h.url, 'tasks/get', { taskId }))['result'] as Json;
+    expect(later).toMatchObject({ taskId, status: 'completed', result: state['result'] as Json });
+    expect(h.sandbox.requests.count()).toBe(requests);
+    // Other credentials still open nothing, finished or not.
+    const other = await raw(
+      h.url,
+      'tasks/get',
+      { taskId },
+      { 'x-flops-client-id': 'sandbox-b', 'x-flops-api-key': 'other-key' },
+    );
+    expect(other['error']).toMatchObject({ code: -32602 });
+  });
+
   it('acknowledges a cancel and says the operation goes on at the provider', async () => {
     // Slow enough to be running when it is read back, however fast the test runs.
     const scale = h.sandbox.state.timeScale;

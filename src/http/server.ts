@@ -106,6 +106,11 @@ export interface HttpServerOptions {
        */
       listen?: ((onUpdated: (uri: string) => void) => () => void) | undefined;
       era: 'modern' | 'legacy';
+      /**
+       * Stateless: the request is one `tools/call` message, the only one this server will answer
+       * (createServer's `toolCallOnly`).
+       */
+      toolCallOnly?: boolean | undefined;
     },
   ) => McpServer;
   /**
@@ -284,7 +289,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     maxBodyBytes,
     resolveClient,
     bus,
-    serverFor: (client, era) => o.serverFor(client, { stateless: true, publish: publisher(client), era }),
+    serverFor: (client, era, toolCallOnly) =>
+      o.serverFor(client, { stateless: true, publish: publisher(client), era, toolCallOnly }),
     rpcError,
   });
   const sessions = new SessionStore({

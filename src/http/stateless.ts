@@ -25,16 +25,26 @@ export interface PerRequestOptions {
   log: Logger;
   maxBodyBytes: number;
   resolveClient: (creds: Credentials | undefined) => Resolved;
-  /** A server for one request. */
-  serverFor: (client: FlopsClient, era: 'modern' | 'legacy') => McpServer;
+  /** A server for one request; `toolCallOnly`: the request is one `tools/call` message. */
+  serverFor: (client: FlopsClient, era: 'modern' | 'legacy', toolCallOnly: boolean) => McpServer;
   /** `subscriptions/listen` streams of this process listen here (and, joined to Redis, the replicas'). */
   bus: ReplicaEventBus;
   rpcError: typeof rpcError;
 }
 
+/**
+ * The body is one `tools/call` request: the server built for it answers nothing else, so it needs
+ * no prompts, resource listings or skills (createServer's `toolCallOnly`).
+ */
+const isToolCall = (body: unknown): boolean =>
+  typeof body === 'object' &&
+  body !== null &&
+  !Array.isArray(body) &&
+  (body as { method?: unknown }).method === 'tools/call';
+
 export class PerRequestServing {
   readonly #o: PerRequestOptions;
-  readonly #clients = new WeakMap<AuthInfo, FlopsClient>();
+  readonly #clients = new WeakMap<AuthInfo, { client: FlopsClient; toolCallOnly: boolean }>();
   readonly #modern;
   /** 2025 stateless exchanges in flight, ended with an error on shutdown. */
   readonly #exchanges = new Set<(cancel?: string) => Promise<void>>();
@@ -43,9 +53,9 @@ export class PerRequestServing {
     this.#o = options;
     this.#modern = createMcpHandler(
       (context) => {
-        const client = context.authInfo && this.#clients.get(context.authInfo);
-        if (!client) throw new Error('no client for this request');
-        return this.#o.serverFor(client, 'modern');
+        const request = context.authInfo && this.#clients.get(context.authInfo);
+        if (!request) throw new Error('no client for this request');
+        return this.#o.serverFor(request.client, 'modern', request.toolCallOnly);
       },
       {
         legacy: 'reject',
@@ -72,7 +82,7 @@ export class PerRequestServing {
     if (owns) res.once('close', () => void client.close().catch(() => undefined));
     // Not a credential: a handle that carries the request's client to the server factory.
     const authInfo: AuthInfo = { token: '', clientId: client.clientId, scopes: [] };
-    this.#clients.set(authInfo, client);
+    this.#clients.set(authInfo, { client, toolCallOnly: isToolCall(body) });
     const response = await this.#modern.fetch(toWebRequest(req, res, body), { authInfo, parsedBody: body });
     await sendWebResponse(res, response);
   }
@@ -98,7 +108,7 @@ export class PerRequestServing {
     const { client, owns } = resolved;
     let server: McpServer;
     try {
-      server = this.#o.serverFor(client, 'legacy');
+      server = this.#o.serverFor(client, 'legacy', isToolCall(body));
     } catch (err) {
       if (owns) await client.close().catch(() => undefined);
       throw err;

@@ -62,6 +62,12 @@ export interface ServerOptions {
   skills?: SkillCatalog | undefined;
   /** --dynamic-toolsets: a small first tool list, toolsets enabled on demand. */
   dynamicToolsets?: boolean | undefined;
+  /**
+   * Stateless HTTP, a request that is one `tools/call` message: the server answers that call and
+   * nothing else, so the prompts, the resources' handlers and the skills are not registered (the
+   * call's result is the same; they cost most of building a server for every request).
+   */
+  toolCallOnly?: boolean | undefined;
 }
 
 /** The seals for the servers of a process that were not given one (tests), under one random key. */
@@ -108,9 +114,11 @@ export function createServer(options: ServerOptions): McpServer {
       ),
     },
   );
-  registerResources(server, options.client);
-  registerPrompts(server, options.client);
-  options.skills?.attach(server);
+  if (options.toolCallOnly !== true) {
+    registerResources(server, options.client);
+    registerPrompts(server, options.client);
+    options.skills?.attach(server);
+  }
   const subscriptions = enableSubscriptions(server, options.publish, options.listen);
   // MCP App: the fleet dashboard (app.ts).
   const app = registerFleetApp(server, {

@@ -2,10 +2,12 @@
  * Provider operations as MCP tasks (the Tasks extension, `io.modelcontextprotocol/tasks`, served on
  * the 2026-07-28 revision).
  *
- * A Flops operation already is a durable task with an id, kept by the provider. So the server keeps
- * nothing: a task id is the operation's id and what is needed to read it (the tool, the VM, when it
- * was created), sealed with a MAC under FLOPS_MCP_AUTH_KEY and bound to the caller's credentials.
- * Any replica holding the key answers `tasks/get` for it with one provider read; an id presented
+ * A Flops operation already is a durable task with an id, kept by the provider. So the server needs
+ * to keep nothing: a task id is the operation's id and what is needed to read it (the tool, the VM,
+ * when it was created), sealed with a MAC under FLOPS_MCP_AUTH_KEY and bound to the caller's
+ * credentials. Any replica holding the key answers `tasks/get` for it with one provider read (and,
+ * on the get that finds it finished, the read-back of what it produced); a process remembers the
+ * tasks it saw finished (bounded), and answers later gets of them without a read. An id presented
  * with other credentials, altered or expired opens to nothing and is refused as unknown (-32602)
  * without a provider call.
  *
@@ -109,6 +111,14 @@ export class TaskSeal {
   }
 }
 
+type FinishedTask = TaskState & { vmId?: number | undefined; tool: string };
+
+/** The finished result could not read back what the operation produced (producedBy's note). */
+const readBackFailed = (result: CallToolResult): boolean => {
+  const data = result.structuredContent as { vm?: unknown; note?: unknown } | undefined;
+  return data?.vm === null && typeof data.note === 'string';
+};
+
 /** How the finished operation's result is built: the same as `wait: true` (register.ts). */
 export type FinishedResult = (
   row: OperationDef,
@@ -125,6 +135,15 @@ export type FinishedResult = (
 export class OperationTaskStore {
   /** Cancel requests seen by this process, to say so in the status (best effort, bounded). */
   static readonly #cancelled = new Set<string>();
+  /**
+   * Tasks this process saw finished, by task id, with their result: a finished operation never
+   * changes, so a later `tasks/get` of it is answered from here without a provider read. The id is
+   * still opened first with the caller's credentials (a holder of other credentials, an altered or
+   * an expired id gets nothing from here either). Bounded: the oldest entry goes first.
+   */
+  static readonly #finished = new Map<string, FinishedTask>();
+  /** Entries kept in #finished (a result holds an operation and a VM, a few kB). */
+  static readonly FINISHED_KEPT = 500;
 
   constructor(
     private readonly seal: TaskSeal,
@@ -148,12 +167,14 @@ export class OperationTaskStore {
     };
   }
 
-  /** The task now: one read of the operation, and for a finished one what it produced. */
-  async get(
-    taskId: unknown,
-    signal?: AbortSignal,
-  ): Promise<TaskState & { vmId?: number | undefined; tool: string }> {
+  /**
+   * The task now: one read of the operation, and for a finished one what it produced; a task this
+   * process already saw finished costs no read.
+   */
+  async get(taskId: unknown, signal?: AbortSignal): Promise<FinishedTask> {
     const ref = this.seal.open(taskId, this.seal.binding(this.client));
+    const known = OperationTaskStore.#finished.get(taskId as string);
+    if (known) return known;
     const operation = await this.client.call('operation_get', { operationId: ref.operationId }, { signal });
     const row = OPERATIONS.find((r) => r.tool === ref.tool);
     const now = this.now();
@@ -168,12 +189,19 @@ export class OperationTaskStore {
     const type = operation.operationType ?? row?.operationType ?? 'operation';
     if ((operation.status === 'DONE' || operation.status === 'ERROR') && row) {
       const result = await this.finished(row, operation, ref.vmId);
-      return {
+      const done: FinishedTask = {
         ...base,
         status: 'completed',
         statusMessage: `Operation ${ref.operationId} (${type}) ended ${operation.status}.`,
         result,
       };
+      // A result whose read-back failed (a note instead of the VM) is read again next time.
+      if (!readBackFailed(result)) {
+        const finished = OperationTaskStore.#finished;
+        if (finished.size >= OperationTaskStore.FINISHED_KEPT) finished.delete(finished.keys().next().value!);
+        finished.set(base.taskId, done);
+      }
+      return done;
     }
     const pct = operation.percentage ?? 0;
     const cancelled = OperationTaskStore.#cancelled.has(base.taskId)
