@@ -190,6 +190,8 @@ export async function oauthHarness(
     store?: EmbeddedStore;
     storeDir?: string;
     authKey?: Buffer;
+    /** The public URL (default: the server's own address), e.g. an https one behind a proxy. */
+    publicUrl?: URL;
   } = {},
 ): Promise<OAuthHarness> {
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'flops-oauth-test-'));
@@ -200,11 +202,11 @@ export async function oauthHarness(
   let oauth: OAuthServer | undefined;
   // Assigned once httpSetup returns; the credential check runs only at sign-in, after that.
   let sandboxUrl = '';
-  const { store: _s, storeDir: _d, authKey: _k, ...rest } = options;
+  const { store: _s, storeDir: _d, authKey: _k, publicUrl, ...rest } = options;
   const setup = await httpSetup({
     oauth: async (url) => {
       oauth = await OAuthServer.create({
-        publicUrl: new URL(url.origin),
+        publicUrl: publicUrl ?? new URL(url.origin),
         authKey,
         store,
         log: createLogger({ level: 'debug', write: (line) => oauthLogs.push(line) }),

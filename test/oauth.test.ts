@@ -646,6 +646,29 @@ describe('OAuth: a flood of registrations', () => {
     }
   });
 
+  it('behind the TLS proxy of an https public URL, counts by the address the proxy appended last', async () => {
+    const second = new Date().getUTCSeconds();
+    if (second > 50) await new Promise((r) => setTimeout(r, (61 - second) * 1000));
+    const h = await oauthHarness({
+      maxRegistrationsPerMinute: 2,
+      publicUrl: new URL('https://mcp.example.com'),
+    });
+    try {
+      const via = (chain: string) => ({ 'x-forwarded-for': chain, 'x-forwarded-proto': 'https' });
+      const first = [
+        await h.register({ client_name: 'a-1' }, via('198.51.100.1, 10.0.0.7')),
+        await h.register({ client_name: 'a-2' }, via('10.0.0.7')),
+      ];
+      expect(first.map((r) => r.status)).toEqual([201, 201]);
+      // The same last address with another story in front: still that address.
+      expect((await h.register({ client_name: 'a-3' }, via('203.0.113.5, 10.0.0.7'))).status).toBe(429);
+      // Another client of the proxy is counted on its own.
+      expect((await h.register({ client_name: 'b-1' }, via('198.51.100.1, 10.0.0.8'))).status).toBe(201);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('caps the registrations of a day (all addresses)', async () => {
     const h = await oauthHarness({ maxRegistrationsPerMinute: 100, maxRegistrationsPerDay: 2 });
     try {

@@ -80,6 +80,11 @@ export async function setUpOAuth(
     );
   }
   const origin = config.publicUrl ? publicOrigin(config.publicUrl) : undefined;
+  if (origin && origin.protocol === 'http:' && !isLoopbackHost(origin.hostname)) {
+    o.log.warn(
+      `FLOPS_MCP_PUBLIC_URL is plain http on ${origin.hostname}: tokens, codes and the sign-in form would cross the network unencrypted; serve it over https (a TLS proxy)`,
+    );
+  }
   // Replicas on several hosts share Redis; otherwise the embedded store (one host, any processes).
   const store: AuthStore = o.redis
     ? new (await import('./redis-store.js')).RedisStore(o.redis)

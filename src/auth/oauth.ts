@@ -358,7 +358,15 @@ export class OAuthServer {
   }
 
   async #registrationAllowed(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const address = req.socket.remoteAddress ?? 'unknown';
+    // Behind the TLS proxy an https public URL implies, the client is the address that proxy
+    // appended last to X-Forwarded-For (earlier entries are the client's own say).
+    const forwarded = this.#secure
+      ? String(req.headers['x-forwarded-for'] ?? '')
+          .split(',')
+          .at(-1)
+          ?.trim()
+      : undefined;
+    const address = forwarded || req.socket.remoteAddress || 'unknown';
     const minute = Math.floor(Date.now() / 60_000);
     const day = Math.floor(Date.now() / 86_400_000);
     const perMinute = await this.#o.store.incr(`reg:addr:${digestOf(address)}:${minute}`, 60);
