@@ -12,8 +12,11 @@ import { type AuthStore, CredentialVault, deriveKey, type FlopsCredentials, macO
 import {
   type Challenge,
   challengeFor,
+  checkedCredentials,
+  metadataUrlOf,
   readForm,
   resourceMetadata,
+  resourceOf,
   sameText,
   sendHtml,
   serveResourceMetadata,
@@ -44,8 +47,8 @@ export class ExternalAuth {
   private constructor(o: ExternalAuthOptions, issuer: string, verify: Verify) {
     this.#o = o;
     this.#issuer = issuer;
-    this.resource = `${o.publicUrl.origin}/mcp`;
-    this.metadataUrl = `${o.publicUrl.origin}/.well-known/oauth-protected-resource/mcp`;
+    this.resource = resourceOf(o.publicUrl);
+    this.metadataUrl = metadataUrlOf(o.publicUrl);
     this.challenge = challengeFor(this.metadataUrl);
     this.#vault = new CredentialVault(o.authKey, o.store);
     this.#key = deriveKey(o.authKey, 'external link');
@@ -74,7 +77,7 @@ export class ExternalAuth {
     }
     const issuer = metadata.issuer;
     const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri));
-    const resource = `${o.publicUrl.origin}/mcp`;
+    const resource = resourceOf(o.publicUrl);
     const verify = async (token: string) =>
       (await jwtVerify(token, jwks, { issuer, audience: resource, requiredClaims: ['exp', 'sub'] })).payload;
     return new ExternalAuth(o, issuer, verify);
@@ -140,24 +143,13 @@ export class ExternalAuth {
       sendHtml(res, 403, messagePage('Refused', 'The form was not sent from this page.'));
       return true;
     }
-    const creds = {
-      clientId: (form.get('flops_client_id') ?? '').trim().slice(0, 64),
-      apiKey: (form.get('flops_api_key') ?? '').trim().slice(0, 256),
-    };
-    const check = creds.clientId && creds.apiKey ? await this.#o.checkCredentials(creds) : 'refused';
-    if (check !== 'ok') {
-      const error =
-        check === 'refused'
-          ? 'Flops did not accept this client id and API key.'
-          : 'Flops could not be reached: try again.';
-      sendHtml(
-        res,
-        check === 'refused' ? 401 : 503,
-        credentialsPage({ action, csrf, error, flopsClientId: creds.clientId }),
-      );
+    const checked = await checkedCredentials(form, this.#o.checkCredentials);
+    if ('status' in checked) {
+      const page = credentialsPage({ action, csrf, error: checked.error, flopsClientId: checked.clientId });
+      sendHtml(res, checked.status, page);
       return true;
     }
-    await this.#vault.put(accountId, creds);
+    await this.#vault.put(accountId, checked.creds);
     this.#o.log.info('oauth: Flops credentials kept for an external account');
     sendHtml(
       res,

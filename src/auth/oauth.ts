@@ -27,9 +27,12 @@ import {
 import {
   type Challenge,
   challengeFor,
+  checkedCredentials,
   cookies,
+  metadataUrlOf,
   readForm,
   resourceMetadata,
+  resourceOf,
   sameText,
   sendHtml,
   sendJson,
@@ -150,10 +153,6 @@ function signingJwk(authKey: Uint8Array): Record<string, string> {
   return { ...jwk, kid, alg: 'EdDSA', use: 'sig' };
 }
 
-/** Client ids and keys as Flops issues them: printable, no spaces, bounded. */
-const PLAUSIBLE_ID = /^[\x21-\x7e]{1,64}$/;
-const PLAUSIBLE_KEY = /^[\x21-\x7e]{1,256}$/;
-
 export class OAuthServer {
   readonly issuer: string;
   readonly resource: string;
@@ -167,13 +166,13 @@ export class OAuthServer {
   readonly #provider: ProviderLike;
   readonly #callback: (req: IncomingMessage, res: ServerResponse) => void;
 
-  private constructor(o: OAuthServerOptions, provider: ProviderLike) {
+  private constructor(o: OAuthServerOptions, provider: ProviderLike, vault: CredentialVault) {
     this.#o = o;
     this.issuer = o.publicUrl.origin;
-    this.resource = `${this.issuer}/mcp`;
-    this.metadataUrl = `${this.issuer}/.well-known/oauth-protected-resource/mcp`;
+    this.resource = resourceOf(o.publicUrl);
+    this.metadataUrl = metadataUrlOf(o.publicUrl);
     this.challenge = challengeFor(this.metadataUrl);
-    this.#vault = new CredentialVault(o.authKey, o.store);
+    this.#vault = vault;
     this.#csrfKey = deriveKey(o.authKey, 'csrf');
     this.#accountKey = deriveKey(o.authKey, 'account');
     this.#secure = o.publicUrl.protocol === 'https:';
@@ -184,7 +183,7 @@ export class OAuthServer {
   static async create(o: OAuthServerOptions): Promise<OAuthServer> {
     const { default: Provider, errors } = await import('oidc-provider');
     const issuer = o.publicUrl.origin;
-    const resource = `${issuer}/mcp`;
+    const resource = resourceOf(o.publicUrl);
     const vault = new CredentialVault(o.authKey, o.store);
     const ttl = o.accessTokenTtl ?? 900;
     const secure = o.publicUrl.protocol === 'https:';
@@ -304,7 +303,7 @@ export class OAuthServer {
     provider.on('server_error', (_ctx: unknown, err: Error) =>
       o.log.error('oauth server error', { error: err.message }),
     );
-    return new OAuthServer(o, provider);
+    return new OAuthServer(o, provider, vault);
   }
 
   /** The `WWW-Authenticate` value of a 401 or 403. */
@@ -460,32 +459,15 @@ export class OAuthServer {
     }
     let accountId = signedIn;
     if (!signedInCreds || form.has('flops_client_id')) {
-      const id = (form.get('flops_client_id') ?? '').trim();
-      const key = (form.get('flops_api_key') ?? '').trim();
       const { signedInAs: _drop, ...fresh } = base;
-      if (!PLAUSIBLE_ID.test(id) || !PLAUSIBLE_KEY.test(key)) {
-        sendHtml(
-          res,
-          400,
-          signInPage({
-            ...fresh,
-            flopsClientId: id.slice(0, 64),
-            error: 'Enter the client id and API key from your Flops account settings.',
-          }),
-        );
+      const checked = await checkedCredentials(form, this.#o.checkCredentials);
+      if ('status' in checked) {
+        const page = signInPage({ ...fresh, flopsClientId: checked.clientId, error: checked.error });
+        sendHtml(res, checked.status, page);
         return;
       }
-      const check = await this.#o.checkCredentials({ clientId: id, apiKey: key });
-      if (check !== 'ok') {
-        const error =
-          check === 'refused'
-            ? 'Flops did not accept this client id and API key.'
-            : 'Flops could not be reached to check the key; nothing was stored. Try again in a minute.';
-        sendHtml(res, check === 'refused' ? 401 : 503, signInPage({ ...fresh, flopsClientId: id, error }));
-        return;
-      }
-      accountId = this.accountIdOf(id);
-      await this.#vault.put(accountId, { clientId: id, apiKey: key });
+      accountId = this.accountIdOf(checked.creds.clientId);
+      await this.#vault.put(accountId, checked.creds);
     }
     const chosen = SCOPES.filter(
       (s) => s === 'flops:read' || (form.getAll('scope').includes(s) && requested.includes(s)),
@@ -638,24 +620,14 @@ export class OAuthServer {
     }
     const action = form.get('action');
     if (action === 'login') {
-      const id = (form.get('flops_client_id') ?? '').trim();
-      const key = (form.get('flops_api_key') ?? '').trim();
-      const check =
-        PLAUSIBLE_ID.test(id) && PLAUSIBLE_KEY.test(key)
-          ? await this.#o.checkCredentials({ clientId: id, apiKey: key })
-          : 'refused';
-      if (check !== 'ok') {
+      const checked = await checkedCredentials(form, this.#o.checkCredentials);
+      if ('status' in checked) {
         accountId = undefined;
-        return render(check === 'refused' ? 401 : 503, {
-          error:
-            check === 'refused'
-              ? 'Flops did not accept this client id and API key.'
-              : 'Flops could not be reached: try again.',
-        });
+        return render(checked.status, { error: checked.error });
       }
-      accountId = this.accountIdOf(id);
+      accountId = this.accountIdOf(checked.creds.clientId);
       // The key that was just checked replaces the kept one.
-      await this.#vault.put(accountId, { clientId: id, apiKey: key });
+      await this.#vault.put(accountId, checked.creds);
       return render(200, {}, this.#accountCookie(accountId));
     }
     if (!accountId) return render(401, { error: 'Sign in first.' });

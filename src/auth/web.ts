@@ -5,6 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SCOPES } from './pages.js';
+import type { FlopsCredentials } from './store.js';
 
 /** `a=b; c=d` → map (first value wins). */
 export function cookies(req: IncomingMessage): Map<string, string> {
@@ -72,6 +73,11 @@ export const sameText = (a: string, b: string): boolean => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
+/** The protected resource of a public URL: its origin's `/mcp`; and where its RFC 9728 metadata is. */
+export const resourceOf = (publicUrl: URL): string => `${publicUrl.origin}/mcp`;
+export const metadataUrlOf = (publicUrl: URL): string =>
+  `${publicUrl.origin}/.well-known/oauth-protected-resource/mcp`;
+
 /** RFC 9728: where the tokens of `resource` come from. */
 export function resourceMetadata(resource: string, issuer: string): Record<string, unknown> {
   return {
@@ -117,4 +123,37 @@ export function challengeFor(metadataUrl: string): Challenge {
     if (description) parts.push(`error_description="${description.replace(/["\\]/g, '')}"`);
     return `Bearer ${parts.join(', ')}`;
   };
+}
+
+/** Client ids and keys as Flops issues them: printable, no spaces, bounded. */
+const PLAUSIBLE_ID = /^[\x21-\x7e]{1,64}$/;
+const PLAUSIBLE_KEY = /^[\x21-\x7e]{1,256}$/;
+
+/**
+ * The Flops credentials a sign-in form carries, checked with one provider read before anything is
+ * kept: the pair, or the status and message for the page (with the client id to show again, never
+ * the key).
+ */
+export async function checkedCredentials(
+  form: URLSearchParams,
+  check: (creds: FlopsCredentials) => Promise<'ok' | 'refused' | 'unreachable'>,
+): Promise<{ creds: FlopsCredentials } | { status: number; error: string; clientId: string }> {
+  const clientId = (form.get('flops_client_id') ?? '').trim();
+  const apiKey = (form.get('flops_api_key') ?? '').trim();
+  if (!PLAUSIBLE_ID.test(clientId) || !PLAUSIBLE_KEY.test(apiKey)) {
+    return {
+      status: 400,
+      error: 'Enter the client id and API key from your Flops account settings.',
+      clientId: clientId.slice(0, 64),
+    };
+  }
+  const verdict = await check({ clientId, apiKey });
+  if (verdict === 'ok') return { creds: { clientId, apiKey } };
+  return verdict === 'refused'
+    ? { status: 401, error: 'Flops did not accept this client id and API key.', clientId }
+    : {
+        status: 503,
+        error: 'Flops could not be reached to check the key; nothing was stored. Try again in a minute.',
+        clientId,
+      };
 }
