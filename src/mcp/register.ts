@@ -810,10 +810,9 @@ function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): 
     declared(rc);
     const state = await taskStore(ctx, seal).get(p.taskId, rc.mcpReq.signal).catch(unknown('tasks/get'));
     observe.taskRequest('tasks/get', state.status);
-    const { vmId, tool, result, ...task } = state;
+    const { vmId, row, result, ...task } = state;
     // A finished task's VM changed: subscribers re-read it (repeated reads of it say so again).
     if (state.status === 'completed') ctx.onChange?.(vmId);
-    const row = OPERATIONS.find((r) => r.tool === tool);
     // The inner result is a 2026-07-28 CallToolResult: it carries its own resultType.
     return result ? { ...task, result: { ...forModel(row, result), resultType: 'complete' } } : task;
   });

@@ -19,7 +19,7 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { FlopsClient } from '../api/client.js';
 import { OPERATIONS, type OperationDef } from '../api/operations.js';
 import type { Operation } from '../api/types.js';
-import { suggestedPollMs } from './wait.js';
+import { isFinished, suggestedPollMs } from './wait.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
@@ -111,7 +111,7 @@ export class TaskSeal {
   }
 }
 
-type FinishedTask = TaskState & { vmId?: number | undefined; tool: string };
+type FinishedTask = TaskState & { vmId?: number | undefined; row: OperationDef | undefined };
 
 /** The finished result could not read back what the operation produced (producedBy's note). */
 const readBackFailed = (result: CallToolResult): boolean => {
@@ -184,10 +184,10 @@ export class OperationTaskStore {
       lastUpdatedAt: new Date(now).toISOString(),
       ttlMs: TASK_TTL_MS,
       vmId: ref.vmId,
-      tool: ref.tool,
+      row,
     };
     const type = operation.operationType ?? row?.operationType ?? 'operation';
-    if ((operation.status === 'DONE' || operation.status === 'ERROR') && row) {
+    if (isFinished(operation) && row) {
       const result = await this.finished(row, operation, ref.vmId);
       const done: FinishedTask = {
         ...base,
