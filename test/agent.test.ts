@@ -4,7 +4,9 @@
  * out, and the VM id of an operation that outlives its wait. The sandbox's request counters are the
  * witness that nothing was sent.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FlopsClient } from '../src/api/client.js';
 import { OPERATIONS } from '../src/api/operations.js';
 import { type Harness, harness, text } from './helpers.js';
 
@@ -217,6 +219,26 @@ describe('operator scope (FLOPS_ALLOW_VMS / FLOPS_ALLOW_TENANTS)', () => {
     });
     expect(h.sandbox.requests.count('vm_reboot')).toBe(0);
     await expect(h.mcp.readResource({ uri: 'flops://vms/88534' })).rejects.toThrow(/not found/);
+  });
+
+  it('does not show an operation on a VM outside the scope', async () => {
+    // Another agent of the same account, without the scope, reboots a VM outside it.
+    const other = new FlopsClient({
+      baseUrl: h.sandbox.url,
+      clientId: h.sandbox.clientId,
+      apiKey: h.sandbox.apiKey,
+    });
+    const { operationId } = (await other.call('vm_reboot', { vmId: 88534, tenantId: 111 })) as {
+      operationId: number;
+    };
+    await other.close();
+    const read = await h.call('operation_get', { operationId });
+    expect(read.structuredContent).toMatchObject({
+      error: { kind: 'provider', code: 'error.object.not.found' },
+    });
+    const inside = await h.call('vm_reboot', { vmId: 85561 });
+    const own = (inside.structuredContent as { operationId: number }).operationId;
+    expect((await h.call('operation_get', { operationId: own })).isError).toBeFalsy();
   });
 });
 

@@ -31,7 +31,7 @@ import {
   type ToolName,
   validationIssues,
 } from './operations.js';
-import { normalize, normalizeList } from './types.js';
+import { normalize, normalizeList, type Operation } from './types.js';
 import { buildPath, encodeQuery } from './wire.js';
 
 export const DEFAULT_BASE_URL = 'https://api.flops.ru/api/v1/';
@@ -219,6 +219,20 @@ export class FlopsClient {
     if (tool === 'vm_list') return (result as { id: number; tenantId: number | null }[]).filter(vmIn);
     if (tool === 'tenant_list' && scope.tenants)
       return (result as { id: number }[]).filter((t) => scope.tenants!.includes(t.id));
+    if (tool === 'operation_get') {
+      // An operation names its VM and tenant: one outside the scope is as unknown as the VM.
+      const op = result as Operation;
+      const outside =
+        (scope.vms && op.vmId !== null && !scope.vms.includes(op.vmId)) ||
+        (scope.tenants && op.tenantId !== null && !scope.tenants.includes(op.tenantId));
+      if (outside) {
+        throw new FlopsApiError({
+          method: tool,
+          errorCode: 'error.object.not.found',
+          errorMessage: `Operation ${op.id} not found`,
+        });
+      }
+    }
     if (tool === 'pubkey_list' && scope.tenants) {
       return (result as { tenantId: number | null }[]).filter(
         (k) => k.tenantId !== null && scope.tenants!.includes(k.tenantId),
