@@ -16,6 +16,7 @@ import {
   type CredentialHeaders,
   type Credentials,
   credentialsFingerprint,
+  isLoopbackHost,
   sameFingerprint,
 } from './guards.js';
 import type { rpcError } from './server.js';
@@ -234,7 +235,8 @@ export class SessionStore {
       );
       return;
     }
-    const owner = creds ? credentialsFingerprint(creds).toString('hex') : 'server';
+    const fingerprint = creds ? credentialsFingerprint(creds) : undefined;
+    const owner = fingerprint?.toString('hex') ?? 'server';
     const address = req.socket.remoteAddress ?? '-';
     // Per user credential and per remote address: so that one holder cannot take every slot. The
     // server's own credentials and loopback clients (local hosts, a reverse proxy) share the
@@ -243,7 +245,7 @@ export class SessionStore {
     const limit =
       creds && held.filter((s) => s.owner === owner).length >= o.maxPerCredential
         ? `${o.maxPerCredential} per credential`
-        : !isLoopbackAddress(address) && held.filter((s) => s.address === address).length >= o.maxPerAddress
+        : !isLoopbackHost(address) && held.filter((s) => s.address === address).length >= o.maxPerAddress
           ? `${o.maxPerAddress} per address`
           : undefined;
     if (limit) {
@@ -318,7 +320,7 @@ export class SessionStore {
       server,
       client: resolved.client,
       ownsClient: resolved.owns,
-      fingerprint: creds ? credentialsFingerprint(creds) : undefined,
+      fingerprint,
       owner,
       address,
       lastSeen: Date.now(),
@@ -343,9 +345,6 @@ export class SessionStore {
     }
   }
 }
-
-const isLoopbackAddress = (address: string) =>
-  address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
 
 /** A session's requests carry the credentials it was opened with: the same headers, or none. */
 function credentialsMatch(s: Session, headers: CredentialHeaders): boolean {

@@ -25,7 +25,7 @@ import {
 import { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
 import { FlopsValidationError, isTransportError } from '../api/errors.js';
-import { isAsync, OPERATIONS, type OperationDef, type Toolset, validationIssues } from '../api/operations.js';
+import { isAsync, type OperationDef, type Toolset, validationIssues } from '../api/operations.js';
 import type { Operation, OperationRef } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
