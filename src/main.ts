@@ -106,7 +106,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv, start?: EarlyStart):
   process.on('unhandledRejection', escaped('unhandled rejection'));
 
   // Traces only when an OTLP endpoint is set: OpenTelemetry is not even loaded otherwise.
-  const tracing = tracesWanted(env) ? (await import('./tracing.js')).startTracing(env) : undefined;
+  const tracing = tracesWanted(env) ? (await import('./tracing.js')).startTracing() : undefined;
   if (tracing) log.info('tracing: exporting spans over OTLP/HTTP');
   const metricsOn = config.metrics || config.metricsPort !== undefined;
   if (metricsOn && !config.http) log.warn('metrics are served over HTTP only (--http): ignored');

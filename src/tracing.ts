@@ -34,14 +34,6 @@ import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trac
 import { attachTraces, type ProviderCallEnd, type ToolCallEnd, type TraceSink } from './observe.js';
 import { VERSION } from './version.js';
 
-/** The traces endpoint: the signal's own URL as given, or the base endpoint + `/v1/traces`. */
-export function tracesUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const own = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.trim();
-  if (own) return own;
-  const base = env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim();
-  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined;
-}
-
 export interface Tracing {
   /** Export what is buffered now. */
   flush(): Promise<void>;
@@ -84,10 +76,12 @@ async function inSpan<T>(
   }
 }
 
-/** Start exporting traces and attach them to the hook (observe.ts). */
-export function startTracing(env: NodeJS.ProcessEnv = process.env): Tracing {
-  const url = tracesUrl(env);
-  const exporter = new OTLPTraceExporter(url ? { url } : {});
+/**
+ * Start exporting traces and attach them to the hook (observe.ts). The exporter reads its endpoint,
+ * headers and timeout from the OTEL_EXPORTER_OTLP_* variables itself; `url` overrides the endpoint.
+ */
+export function startTracing(options: { url?: string } = {}): Tracing {
+  const exporter = new OTLPTraceExporter(options.url ? { url: options.url } : {});
   const provider = new BasicTracerProvider({
     resource: defaultResource()
       .merge(resourceFromAttributes({ 'service.name': 'flops-mcp', 'service.version': VERSION }))

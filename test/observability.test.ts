@@ -235,7 +235,7 @@ describe('traces (OTLP/HTTP, JSON)', () => {
   let s: HttpSetup;
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
-    tracing = startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
+    tracing = startTracing({ url: `${receiver.endpoint}/v1/traces` });
     s = await httpSetup({ token: TOKEN });
   });
   afterEach(() => {
