@@ -24,6 +24,15 @@ export type FlopsErrorCode =
   | 'error.vm.clone.unsupported'
   | (string & {});
 
+/** The codes named above, without the open-ended `string` (a code the provider may add). */
+export type KnownFlopsErrorCode = FlopsErrorCode extends infer C
+  ? C extends unknown
+    ? string extends C
+      ? never
+      : C
+    : never
+  : never;
+
 export interface FieldError {
   field: string;
   message: string;

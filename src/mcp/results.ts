@@ -4,7 +4,12 @@
  * try again"; their detail goes to the log, not to the model.
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { FlopsApiError, FlopsTransportError, FlopsValidationError } from '../api/errors.js';
+import {
+  FlopsApiError,
+  FlopsTransportError,
+  FlopsValidationError,
+  type KnownFlopsErrorCode,
+} from '../api/errors.js';
 import { type OperationDef, rowOfOperationType } from '../api/operations.js';
 import type { Operation } from '../api/types.js';
 import { observe } from '../observe.js';
@@ -234,21 +239,28 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
 const WRITE_MAYBE =
   ' The request was sent once and NOT retried because it changes state; it may have taken effect. Check with vm_get or the list tools before repeating it.';
 
-/** What a provider error code means, in English (the provider's message may be Russian). */
+/**
+ * What each provider error code means, in English (the provider's message may be Russian): one
+ * entry for every code errors.ts names, checked by the compiler.
+ */
+const MEANING = {
+  'error.not.owner': 'these credentials have no rights on the object (or are wrong)',
+  'error.object.not.found': 'the object named in the call does not exist',
+  'error.vm.not.found': 'the VM does not exist',
+  'error.operation.already.started': 'the VM is busy with another operation',
+  'error.vm.volume.under.operation': "the VM's disk is busy with another operation",
+  'vm.limit.exceed': "the account's VM quota is reached",
+  'unexpected.exception': 'a failure on the provider side',
+  'error.inet.ip.guest.add': 'the IP was added but the guest OS could not be reconfigured',
+  'error.inet.ip.guest.remove': 'the IP was removed but is still configured in the guest OS',
+  'error.vm.guest.timeout': 'the guest OS did not answer in time',
+  'error.balance.insufficient': "the account's balance is empty",
+  'error.vm.clone.unsupported': "this VM's distribution cannot be cloned",
+} satisfies Record<KnownFlopsErrorCode, string>;
+
 function explain(err: FlopsApiError): string {
-  const meaning: Record<string, string> = {
-    'error.not.owner': 'these credentials have no rights on the object (or are wrong)',
-    'error.object.not.found': 'the object named in the call does not exist',
-    'error.vm.not.found': 'the VM does not exist',
-    'error.operation.already.started': 'the VM is busy with another operation',
-    'error.vm.volume.under.operation': "the VM's disk is busy with another operation",
-    'vm.limit.exceed': "the account's VM quota is reached",
-    'unexpected.exception': 'a failure on the provider side',
-    'error.inet.ip.guest.add': 'the IP was added but the guest OS could not be reconfigured',
-    'error.inet.ip.guest.remove': 'the IP was removed but is still configured in the guest OS',
-  };
   if (err.errorCode === null) return 'some fields were refused';
-  return meaning[err.errorCode] ?? `error ${err.errorCode}`;
+  return (MEANING as Record<string, string>)[err.errorCode] ?? `error ${err.errorCode}`;
 }
 
 function apiHint(err: FlopsApiError, ctx: ErrorContext): string {
