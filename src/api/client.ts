@@ -176,6 +176,19 @@ export class FlopsClient {
   readonly #scope: Scope | undefined;
 
   /** The client is limited to some VMs or tenants (FLOPS_ALLOW_VMS / FLOPS_ALLOW_TENANTS). */
+  /**
+   * One read with these credentials (`tenant_list`): accepted, refused by the provider, or not known
+   * (the provider could not be reached).
+   */
+  async probe(): Promise<'ok' | 'refused' | 'unreachable'> {
+    try {
+      await this.call('tenant_list', {}, { timeoutMs: 10_000 });
+      return 'ok';
+    } catch (err) {
+      return err instanceof FlopsApiError ? 'refused' : 'unreachable';
+    }
+  }
+
   get scoped(): boolean {
     return this.#scope !== undefined;
   }

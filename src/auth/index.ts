@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FlopsClient } from '../api/client.js';
-import { FlopsApiError } from '../api/errors.js';
 import type { Config } from '../config.js';
 import { UsageError } from '../config.js';
 import type { OAuthGate } from '../http/server.js';
@@ -32,10 +31,7 @@ export async function checkCredentials(
 ): Promise<CredentialCheck> {
   const client = newClient(creds);
   try {
-    await client.call('tenant_list', {}, { timeoutMs: 10_000 });
-    return 'ok';
-  } catch (err) {
-    return err instanceof FlopsApiError ? 'refused' : 'unreachable';
+    return await client.probe();
   } finally {
     await client.close().catch(() => undefined);
   }

@@ -9,7 +9,6 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isInitializeRequest, type McpServer } from '@modelcontextprotocol/server';
 import type { FlopsClient } from '../api/client.js';
-import { FlopsApiError } from '../api/errors.js';
 import type { Logger } from '../log.js';
 import { observe } from '../observe.js';
 import {
@@ -150,13 +149,9 @@ export class SessionStore {
   async #verify(owner: string, client: FlopsClient): Promise<boolean> {
     const now = Date.now();
     if ((this.#verified.get(owner) ?? 0) > now) return true;
-    try {
-      await client.call('tenant_list', {}, { timeoutMs: 10_000 });
-    } catch (err) {
-      // Only the provider's refusal counts; an unreachable provider is not the user's fault.
-      if (err instanceof FlopsApiError) return false;
-      return true;
-    }
+    const verdict = await client.probe();
+    // Only the provider's refusal counts; an unreachable provider is not the user's fault.
+    if (verdict !== 'ok') return verdict === 'unreachable';
     if (this.#verified.size > 10_000) this.#verified.clear();
     this.#verified.set(owner, now + 10 * 60_000);
     return true;
