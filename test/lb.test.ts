@@ -7,14 +7,14 @@
  * `.ci/run` installs nginx; where it is absent locally this file is skipped with a message (in CI
  * it fails instead).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, NGINX, readIf } from '../scripts/cluster.js';
 import { connect, toolJson } from './http-helpers.js';
 import {
   cleanEnv,
@@ -26,26 +26,8 @@ import {
   startSandboxProcess,
 } from './process-helpers.js';
 
-function findNginx(): string | undefined {
-  if (existsSync('/usr/sbin/nginx')) return '/usr/sbin/nginx';
-  try {
-    return execFileSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const nginx = findNginx();
+const nginx = NGINX;
 requireExternal('nginx', nginx !== undefined, '`apt-get install -y nginx`');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** The nginx config of the test: round robin over the replicas, SSE unbuffered, all paths in `dir`. */
 export function nginxConfig(dir: string, listen: number, replicas: string[]): string {
@@ -260,11 +242,3 @@ describe.skipIf(!nginx)('two stateless replicas behind nginx', () => {
     for (const r of replicas) expect(await r.stop()).toBe(0);
   });
 });
-
-function readIf(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
