@@ -290,15 +290,20 @@ export async function post2026(
     body: JSON.stringify({ jsonrpc: '2.0', ...message }),
   });
   const body = await response.body.text();
+  const messages = messagesOf(body);
+  const answer = messages.find((m) => m['id'] === message.id);
+  if (!answer)
+    throw new Error(`no answer to ${message.method} (HTTP ${response.statusCode}): ${body.slice(0, 200)}`);
+  return answer;
+}
+
+/** The JSON-RPC messages of an HTTP answer: one JSON body, or the `data:` lines of an SSE stream. */
+export function messagesOf(body: string): Record<string, unknown>[] {
   const lines = body.startsWith('{')
     ? [body]
     : body
         .split('\n')
         .filter((l) => l.startsWith('data: '))
         .map((l) => l.slice(6));
-  const messages = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-  const answer = messages.find((m) => m['id'] === message.id);
-  if (!answer)
-    throw new Error(`no answer to ${message.method} (HTTP ${response.statusCode}): ${body.slice(0, 200)}`);
-  return answer;
+  return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 }

@@ -4,6 +4,7 @@
  * and the sandbox; and over stdio through the built bin. The requester's raw dispatch is plain
  * HTTP here (or JSON lines on the bin's stdio): the SDK's client does not carry task results yet.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -12,6 +13,7 @@ import {
   resultFromTaskOutcome,
 } from '@modelcontextprotocol/ext-tasks/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { messagesOf } from '../bench/lib.js';
 import { FlopsClient } from '../src/api/client.js';
 import { TASK_TTL_MS, TASKS_EXTENSION, TaskSeal } from '../src/mcp/tasks.js';
 import { modernHarness, readAudit } from './helpers.js';
@@ -43,13 +45,7 @@ async function post(url: string, request: Json, headers: Record<string, string> 
     body: JSON.stringify(request),
   });
   const body = await response.text();
-  const lines = body.startsWith('{')
-    ? [body]
-    : body
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .map((l) => l.slice(6));
-  const messages = lines.map((l) => JSON.parse(l) as Json);
+  const messages = messagesOf(body) as Json[];
   return messages.find((m) => m['id'] === request['id']) ?? messages.at(-1)!;
 }
 
