@@ -842,6 +842,7 @@ async function measureTasks() {
     if (single['resultType'] !== 'task') throw new Error(`no task: ${JSON.stringify(single).slice(0, 300)}`);
     const readsWorking: number[] = [];
     let readsCompleting = 0;
+    let readingGets = 0;
     for (let state = single; state['status'] === 'working'; ) {
       await sleep(Number(state['pollIntervalMs'] ?? 250));
       const before = count();
@@ -849,6 +850,8 @@ async function measureTasks() {
       const reads = count() - before;
       if (state['status'] === 'working') readsWorking.push(reads);
       else readsCompleting = reads;
+      // The operation ended: what it produced is read back on the gets that follow.
+      if (state['status'] === 'working' && /reading back/.test(String(state['statusMessage']))) readingGets++;
     }
     const readsCompleted = (() => count())();
     const again = await rpc('tasks/get', { taskId: single['taskId'] }, true);
@@ -907,6 +910,7 @@ async function measureTasks() {
         readsPerWorkingGet: readsWorking.length ? stats(readsWorking) : undefined,
         readsCompletingGet: readsCompleting,
         readsCompletedGet: readsAfterCompletion,
+        readingGets,
         gets: readsWorking.length + 1,
       },
       asTasks: { ...asTasks, gets },
@@ -1070,9 +1074,9 @@ function verdicts(r: Report): Verdict[] {
   const maxReads = Math.max(working, tk.single.readsCompletingGet, tk.single.readsCompletedGet);
   out.push({
     target: `5. One tasks/get ≤ ${TARGETS.readsPerTaskGet} provider read`,
-    figure: `while working ${working}; the get that finds it finished ${tk.single.readsCompletingGet}, and again later ${tk.single.readsCompletedGet} (the operation, then what it produced read back, as wait: true returns it)`,
+    figure: `while working ${working}; the get that completes it ${tk.single.readsCompletingGet}, and again later ${tk.single.readsCompletedGet} (the operation while it runs, then what it produced, one read a get: ${tk.single.readingGets ?? 0} get more than the operation takes, for the same result as wait: true)`,
     met: maxReads <= TARGETS.readsPerTaskGet,
-    by: `${maxReads - TARGETS.readsPerTaskGet} read over on the get that returns the result`,
+    by: `${maxReads - TARGETS.readsPerTaskGet} read over`,
   });
   out.push({
     target: `5. ${tk.tasks.toLocaleString('en')} tasks polled at their suggested interval cost ≤ the waiter's provider requests`,
@@ -1256,14 +1260,14 @@ function markdown(r: Report): string {
   lines.push(
     '## 5. Tasks',
     '',
-    `${tk.tasks.toLocaleString('en')} VMs of an in-process sandbox behind the real stateless HTTP server, each renamed (an operation of ${tk.operationMs / 1000} s) twice: as a task read with tasks/get after each suggested pollIntervalMs until completed, then with \`wait: true\` (the server's waiter). Every provider request the sandbox received in each phase is counted, the renames and the tenant look-ups included (the same in both).`,
+    `${tk.tasks.toLocaleString('en')} VMs of an in-process sandbox behind the real stateless HTTP server, each renamed (an operation of ${tk.operationMs / 1000} s) twice: as a task read with tasks/get after each suggested pollIntervalMs until completed, then with \`wait: true\` (the server's waiter). Every provider request the sandbox received in each phase is counted, the renames and the tenant look-ups included (the same in both). A tasks/get reads the operation while it runs; the get that finds it ended answers \`working\` ("reading back what it produced", poll again in 10 ms), and each get after it takes one read of what the operation produced (the VM; a new snapshot is one get more), so that the result is the same as \`wait: true\`'s at one provider read a get; a later get is answered from the process's bounded memory of finished tasks (another replica, or a task pushed out of it, starts again from the operation).`,
     '',
     '| | provider requests | operation reads | VM reads | tasks/get | seconds |',
     '|---|---|---|---|---|---|',
     `| as tasks | ${tk.asTasks.requests} | ${tk.asTasks.operationGets} | ${tk.asTasks.vmGets} | ${tk.asTasks.gets} | ${fmt(tk.asTasks.seconds)} |`,
     `| the waiter (wait: true) | ${tk.waiter.requests} | ${tk.waiter.operationGets} | ${tk.waiter.vmGets} | – | ${fmt(tk.waiter.seconds)} |`,
     '',
-    `One task read on its own, request by request: ${tk.single.gets} tasks/get; provider reads of each while it works ${range(tk.single.readsPerWorkingGet, 0)}, of the get that finds it finished ${tk.single.readsCompletingGet}, of a get after that ${tk.single.readsCompletedGet}.`,
+    `One task read on its own, request by request: ${tk.single.gets} tasks/get; provider reads of each while it works ${range(tk.single.readsPerWorkingGet, 0)} (${tk.single.readingGets ?? 0} of them after the operation ended, reading back what it produced), of the get that completes it ${tk.single.readsCompletingGet}, of a get after that ${tk.single.readsCompletedGet}.`,
     '',
   );
   lines.push(
@@ -1321,7 +1325,7 @@ function notes(r: Report): string[] {
   }
   if (missed('5.')) {
     out.push(
-      `- **Tasks.** A tasks/get reads the operation once; the get that finds it finished also reads back what it produced (the VM, ${r.tasks.single.readsCompletingGet - 1} read), so that the task's result is the same as \`wait: true\`'s; a later get ${r.tasks.single.readsCompletedGet === 0 ? "is answered from the process's bounded memory of finished tasks (0 reads; another replica, or a task pushed out of it, reads again)" : `reads ${r.tasks.single.readsCompletedGet} again`}. The waiter pays the same read-back once per operation.`,
+      `- **Tasks.** A tasks/get took more than one provider read: while working ${range(r.tasks.single.readsPerWorkingGet, 0)}, the get that completes it ${r.tasks.single.readsCompletingGet}, a later one ${r.tasks.single.readsCompletedGet}. Each get should take one read at most: the operation while it runs, then one read of what it produced a get.`,
     );
   }
   if (out.length === 0) out.push('Every target is met.');

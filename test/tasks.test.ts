@@ -220,6 +220,32 @@ describe('tasks over HTTP with the official requester', () => {
     expect(other['error']).toMatchObject({ code: -32602 });
   });
 
+  it('costs at most one provider read a tasks/get, up to the new snapshot read back', async () => {
+    const started = await raw(h.url, 'tools/call', {
+      name: 'vm_snapshot_create',
+      arguments: { vmId: 85561, name: 'one-read' },
+    });
+    const taskId = (started['result'] as Json)['taskId'] as string;
+    const costs: number[] = [];
+    const messages: string[] = [];
+    let state: Json = { status: 'working' };
+    for (let i = 0; i < 200 && state['status'] === 'working'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const before = h.sandbox.requests.count();
+      state = (await raw(h.url, 'tasks/get', { taskId }))['result'] as Json;
+      costs.push(h.sandbox.requests.count() - before);
+      messages.push(String(state['statusMessage']));
+    }
+    expect(state).toMatchObject({
+      status: 'completed',
+      result: { structuredContent: { status: 'DONE', vm: { id: 85561 }, snapshot: { name: 'one-read' } } },
+    });
+    expect(Math.max(...costs), `provider requests of each get: ${costs.join(', ')}`).toBe(1);
+    // The operation ended, then the VM and the new snapshot were read on the two gets after it.
+    expect(costs.slice(-3)).toEqual([1, 1, 1]);
+    expect(messages.at(-2)).toMatch(/ended DONE; reading back what it produced/);
+  });
+
   it('acknowledges a cancel and says the operation goes on at the provider', async () => {
     // Slow enough to be running when it is read back, however fast the test runs.
     const scale = h.sandbox.state.timeScale;
@@ -315,6 +341,8 @@ describe('tasks over stdio (the built bin)', () => {
         child = c;
         const out: Json[] = [];
         let buffer = '';
+        // One message at a time: each is sent once the one before it is answered.
+        const send = () => c.stdin!.write(`${JSON.stringify(input[out.length])}\n`);
         c.stdout!.on('data', (chunk: Buffer) => {
           buffer += chunk.toString();
           for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
@@ -323,10 +351,10 @@ describe('tasks over stdio (the built bin)', () => {
             if (out.length === input.length) {
               c.kill();
               resolve(out);
-            }
+            } else send();
           }
         });
-        for (const m of input) c.stdin!.write(`${JSON.stringify(m)}\n`);
+        send();
       });
     const rpc = (id: number, method: string, params: Json = {}) => ({
       jsonrpc: '2.0',
@@ -342,7 +370,10 @@ describe('tasks over stdio (the built bin)', () => {
     const task = call?.['result'] as Json;
     expect(task).toMatchObject({ resultType: 'task', status: 'working' });
     await new Promise((r) => setTimeout(r, 500));
-    const [, got] = await stdio([rpc(1, 'server/discover'), rpc(3, 'tasks/get', { taskId: task['taskId'] })]);
+    // The second process reads the ended operation, then the VM it renamed: one read a get.
+    const get = (id: number) => rpc(id, 'tasks/get', { taskId: task['taskId'] });
+    const [, ended, got] = await stdio([rpc(1, 'server/discover'), get(3), get(4)]);
+    expect(ended?.['result']).toMatchObject({ status: 'working', pollIntervalMs: 10 });
     expect(got?.['result']).toMatchObject({
       status: 'completed',
       result: { structuredContent: { status: 'DONE' } },

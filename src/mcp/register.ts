@@ -26,7 +26,7 @@ import { z } from 'zod';
 import type { FlopsClient } from '../api/client.js';
 import { FlopsValidationError, isTransportError } from '../api/errors.js';
 import { isAsync, type OperationDef, type Toolset, validationIssues } from '../api/operations.js';
-import type { Operation, OperationRef } from '../api/types.js';
+import type { Operation, OperationRef, Vm } from '../api/types.js';
 import type { ConfirmMode } from '../config.js';
 import type { Logger } from '../log.js';
 import { observe, type ToolCallEnd, type ToolOutcome } from '../observe.js';
@@ -56,6 +56,7 @@ import {
   withNotes,
 } from './results.js';
 import {
+  type Finishing,
   OperationTaskStore,
   TASKS_EXTENSION,
   type TaskSeal,
@@ -771,15 +772,62 @@ async function finishedResult(
   signal: AbortSignal | undefined,
   ctx: ToolContext,
 ): Promise<CallToolResult> {
-  if (operation.status === 'ERROR') return operationFailure(operation);
+  const { reads, result } = finishing(row, operation, vmId, ctx);
+  const out: Record<string, unknown> = {};
+  try {
+    for (const read of reads) await read(out, signal);
+  } catch (err) {
+    signal?.throwIfAborted();
+    return result(out, err as Error);
+  }
+  return result(out);
+}
+
+/**
+ * How a finished operation's result is made: the reads of what it produced (the VM, then the new
+ * snapshot), one provider read each, and the result from them. A task takes them one get at a time.
+ */
+function finishing(
+  row: OperationDef,
+  operation: Operation,
+  vmId: number | undefined,
+  ctx: ToolContext,
+): Finishing {
   const data = { operationId: operation.id, status: operation.status, operation };
-  return ok({ ...data, ...(await producedBy(row, operation, vmId, signal, ctx)) });
+  const produces = row.produces ?? 'vm';
+  const reads: Finishing['reads'] = [];
+  if (operation.status !== 'ERROR' && (produces === 'vm' || produces === 'snapshot') && vmId !== undefined) {
+    reads.push(async (out, signal) => {
+      out['vm'] = await ctx.client.call('vm_get', { vmId: operation.vmId ?? vmId }, { signal });
+    });
+    if (produces === 'snapshot')
+      reads.push(async (out, signal) => {
+        const vm = out['vm'] as Vm;
+        if (vm.currentSnapshot === null) return;
+        const snapshots = await ctx.client.call('vm_snapshot_list', { vmId: vm.id }, { signal });
+        out['snapshot'] = snapshots.find((s) => s.id === vm.currentSnapshot) ?? null;
+      });
+  }
+  return {
+    reads,
+    result: (out, failure) => {
+      if (operation.status === 'ERROR') return operationFailure(operation);
+      if (produces === 'link') return ok({ ...data, link: operation.operationResult ?? null });
+      if (failure)
+        return ok({
+          ...data,
+          vm: null,
+          note: `The operation is DONE but reading the VM failed: ${failure.message}`,
+        });
+      return ok({ ...data, ...out });
+    },
+  };
 }
 
 /** The store of this server's tasks (tasks.ts), over its client. */
 function taskStore(ctx: ToolContext, seal: TaskSeal): OperationTaskStore {
   return new OperationTaskStore(seal, ctx.client, (row, operation, vmId) =>
-    finishedResult(row, operation, vmId, undefined, ctx),
+    finishing(row, operation, vmId, ctx),
   );
 }
 
@@ -831,31 +879,6 @@ function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): 
       }
       return {};
     });
-  }
-}
-
-/** What a finished operation produced or changed, read back for the agent. */
-async function producedBy(
-  row: OperationDef,
-  operation: Operation,
-  vmId: number | undefined,
-  signal: AbortSignal | undefined,
-  ctx: ToolContext,
-): Promise<Record<string, unknown>> {
-  const produces = row.produces ?? 'vm';
-  if (produces === 'link') return { link: operation.operationResult ?? null };
-  if (produces === 'nothing' || vmId === undefined) return {};
-  try {
-    const vm = await ctx.client.call('vm_get', { vmId: operation.vmId ?? vmId }, { signal });
-    const out: Record<string, unknown> = { vm };
-    if (produces === 'snapshot' && vm.currentSnapshot !== null) {
-      const snapshots = await ctx.client.call('vm_snapshot_list', { vmId: vm.id }, { signal });
-      out['snapshot'] = snapshots.find((s) => s.id === vm.currentSnapshot) ?? null;
-    }
-    return out;
-  } catch (err) {
-    signal?.throwIfAborted();
-    return { vm: null, note: `The operation is DONE but reading the VM failed: ${(err as Error).message}` };
   }
 }
 

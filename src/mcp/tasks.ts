@@ -3,11 +3,12 @@
  * the 2026-07-28 revision).
  *
  * A Flops operation already is a durable task with an id, kept by the provider. So the server needs
- * to keep nothing: a task id is the operation's id and what is needed to read it (the tool, the VM,
+ * no shared store: a task id is the operation's id and what is needed to read it (the tool, the VM,
  * when it was created), sealed with a MAC under FLOPS_MCP_AUTH_KEY and bound to the caller's
- * credentials. Any replica holding the key answers `tasks/get` for it with one provider read (and,
- * on the get that finds it finished, the read-back of what it produced); a process remembers the
- * tasks it saw finished (bounded), and answers later gets of them without a read. An id presented
+ * credentials. Any replica holding the key answers `tasks/get` for it, with at most one provider
+ * read a get: the operation while it runs, then what it produced (the VM, the new snapshot), one read
+ * a get, the process remembering (bounded) what it has read of a finished task; a later get of a
+ * completed one costs no read. Another replica starts again from the operation. An id presented
  * with other credentials, altered or expired opens to nothing and is refused as unknown (-32602)
  * without a provider call.
  *
@@ -113,42 +114,53 @@ export class TaskSeal {
 
 type FinishedTask = TaskState & { vmId?: number | undefined; row: OperationDef | undefined };
 
-/** The finished result could not read back what the operation produced (producedBy's note). */
-const readBackFailed = (result: CallToolResult): boolean => {
-  const data = result.structuredContent as { vm?: unknown; note?: unknown } | undefined;
-  return data?.vm === null && typeof data.note === 'string';
-};
+/**
+ * What a finished operation's result needs: the reads of what it produced, one provider read each,
+ * and the result built from them (the same as `wait: true`, register.ts).
+ */
+export interface Finishing {
+  reads: ((out: Record<string, unknown>, signal?: AbortSignal) => Promise<void>)[];
+  /** The result from what was read; `failure`: a read failed (the result says so). */
+  result(out: Record<string, unknown>, failure?: Error): CallToolResult;
+}
 
-/** How the finished operation's result is built: the same as `wait: true` (register.ts). */
-export type FinishedResult = (
-  row: OperationDef,
-  operation: Operation,
-  vmId: number | undefined,
-) => Promise<CallToolResult>;
+export type FinishingOf = (row: OperationDef, operation: Operation, vmId: number | undefined) => Finishing;
+
+/** A task whose operation ended, its result being read back one get at a time. */
+interface Reading {
+  status: 'reading';
+  operation: Operation;
+  out: Record<string, unknown>;
+  next: number;
+}
+
+/** The poll interval while a finished operation's result is read back: at once (clients floor it). */
+const READING_POLL_MS = 10;
 
 /**
  * The TaskStore seam over the provider's operations. `create` seals a task for an operation the
- * provider accepted (it exists at once: a `tasks/get` on it resolves); `get` reads the operation
- * once; `update` has nothing to take (confirmation happens before a task exists); `cancel` is
- * acknowledged, but the provider cannot stop an operation: it goes on, and the status says so.
+ * provider accepted (it exists at once: a `tasks/get` on it resolves); `get` costs at most one
+ * provider read; `update` has nothing to take (confirmation happens before a task exists); `cancel`
+ * is acknowledged, but the provider cannot stop an operation: it goes on, and the status says so.
  */
 export class OperationTaskStore {
   /** Cancel requests seen by this process, to say so in the status (best effort, bounded). */
   static readonly #cancelled = new Set<string>();
   /**
-   * Tasks this process saw finished, by task id, with their result: a finished operation never
-   * changes, so a later `tasks/get` of it is answered from here without a provider read. The id is
-   * still opened first with the caller's credentials (a holder of other credentials, an altered or
-   * an expired id gets nothing from here either). Bounded: the oldest entry goes first.
+   * Tasks this process saw finish, by task id: the result being read back, or the whole result. A
+   * finished operation never changes, so a later `tasks/get` of it is answered from here without a
+   * provider read. The id is still opened first with the caller's credentials (a holder of other
+   * credentials, an altered or an expired id gets nothing from here either). Bounded: the oldest
+   * entry goes first. Another replica, or an entry pushed out, starts again from the operation.
    */
-  static readonly #finished = new Map<string, FinishedTask>();
-  /** Entries kept in #finished (a result holds an operation and a VM, a few kB). */
+  static readonly #known = new Map<string, FinishedTask | Reading>();
+  /** Entries kept in #known (a result holds an operation and a VM, a few kB). */
   static readonly FINISHED_KEPT = 500;
 
   constructor(
     private readonly seal: TaskSeal,
     private readonly client: FlopsClient,
-    private readonly finished: FinishedResult,
+    private readonly finishing: FinishingOf,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -168,51 +180,81 @@ export class OperationTaskStore {
   }
 
   /**
-   * The task now: one read of the operation, and for a finished one what it produced; a task this
-   * process already saw finished costs no read.
+   * The task now, for at most one provider read: while it works, a read of the operation; once it
+   * ended, each following get takes one read of what it produced (the VM, then the new snapshot),
+   * and the get that has them all answers `completed` with the same result as `wait: true`. A task
+   * this process already saw completed costs no read.
    */
   async get(taskId: unknown, signal?: AbortSignal): Promise<FinishedTask> {
     const ref = this.seal.open(taskId, this.seal.binding(this.client));
-    const known = OperationTaskStore.#finished.get(taskId as string);
-    if (known) return known;
-    const operation = await this.client.call('operation_get', { operationId: ref.operationId }, { signal });
+    const id = taskId as string;
+    const known = OperationTaskStore.#known.get(id);
+    if (known && known.status !== 'reading') return known;
     const row = OPERATIONS.find((r) => r.tool === ref.tool);
     const now = this.now();
     const base = {
-      taskId: taskId as string,
+      taskId: id,
       createdAt: new Date(ref.createdAt).toISOString(),
       lastUpdatedAt: new Date(now).toISOString(),
       ttlMs: TASK_TTL_MS,
       vmId: ref.vmId,
       row,
     };
+    const operation =
+      known?.operation ??
+      (await this.client.call('operation_get', { operationId: ref.operationId }, { signal }));
     const type = operation.operationType ?? row?.operationType ?? 'operation';
-    if (isFinished(operation) && row) {
-      const result = await this.finished(row, operation, ref.vmId);
-      const done: FinishedTask = {
+    if (!isFinished(operation) || !row) {
+      const pct = operation.percentage ?? 0;
+      const cancelled = OperationTaskStore.#cancelled.has(id)
+        ? ' Cancellation was asked, but Flops cannot stop a running operation: it goes on at the provider, and this task follows it.'
+        : '';
+      return {
         ...base,
-        status: 'completed',
-        statusMessage: `Operation ${ref.operationId} (${type}) ended ${operation.status}.`,
-        result,
+        status: 'working',
+        statusMessage: `${type} ${pct}% (operation ${ref.operationId} at Flops, ${operation.status}).${cancelled}`,
+        pollIntervalMs: suggestedPollMs(now - ref.createdAt, pct),
       };
-      // A result whose read-back failed (a note instead of the VM) is read again next time.
-      if (!readBackFailed(result)) {
-        const finished = OperationTaskStore.#finished;
-        if (finished.size >= OperationTaskStore.FINISHED_KEPT) finished.delete(finished.keys().next().value!);
-        finished.set(base.taskId, done);
-      }
-      return done;
     }
-    const pct = operation.percentage ?? 0;
-    const cancelled = OperationTaskStore.#cancelled.has(base.taskId)
-      ? ' Cancellation was asked, but Flops cannot stop a running operation: it goes on at the provider, and this task follows it.'
-      : '';
-    return {
+    const finishing = this.finishing(row, operation, ref.vmId);
+    const reading: Reading = known ?? { status: 'reading', operation, out: {}, next: 0 };
+    let failure: Error | undefined;
+    if (known) {
+      // This get's one read: the next thing the operation produced.
+      try {
+        await finishing.reads[reading.next]?.(reading.out, signal);
+        reading.next++;
+      } catch (err) {
+        signal?.throwIfAborted();
+        failure = err as Error;
+      }
+    }
+    if (!failure && reading.next < finishing.reads.length) {
+      this.#keep(id, reading);
+      return {
+        ...base,
+        status: 'working',
+        statusMessage: `Operation ${ref.operationId} (${type}) ended ${operation.status}; reading back what it produced.`,
+        pollIntervalMs: READING_POLL_MS,
+      };
+    }
+    const done: FinishedTask = {
       ...base,
-      status: 'working',
-      statusMessage: `${type} ${pct}% (operation ${ref.operationId} at Flops, ${operation.status}).${cancelled}`,
-      pollIntervalMs: suggestedPollMs(now - ref.createdAt, pct),
+      status: 'completed',
+      statusMessage: `Operation ${ref.operationId} (${type}) ended ${operation.status}.`,
+      result: finishing.result(reading.out, failure),
     };
+    // A result whose read-back failed (a note instead of the VM) is read again next time.
+    if (failure) OperationTaskStore.#known.delete(id);
+    else this.#keep(id, done);
+    return done;
+  }
+
+  #keep(id: string, entry: FinishedTask | Reading): void {
+    const known = OperationTaskStore.#known;
+    known.delete(id);
+    if (known.size >= OperationTaskStore.FINISHED_KEPT) known.delete(known.keys().next().value!);
+    known.set(id, entry);
   }
 
   /** Nothing is ever asked during a task: responses are ignored (the id must still open). */
