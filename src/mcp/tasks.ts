@@ -221,9 +221,11 @@ export class OperationTaskStore {
     let failure: Error | undefined;
     if (known) {
       // This get's one read: the next thing the operation produced.
+      // Two gets of the task at once read the same thing: neither skips a read.
+      const step = reading.next;
       try {
-        await finishing.reads[reading.next]?.(reading.out, signal);
-        reading.next++;
+        await finishing.reads[step]?.(reading.out, signal);
+        reading.next = Math.max(reading.next, step + 1);
       } catch (err) {
         signal?.throwIfAborted();
         failure = err as Error;
