@@ -45,7 +45,8 @@ export function passwordProblem(value: string): string | undefined {
 const id = (what: string) => z.number().int().positive().describe(what);
 
 export const fields = {
-  vmId: id('VM id (vm_list)'),
+  // Its name says what it is, and the instructions where ids come from: no description on 22 tools.
+  vmId: z.number().int().positive(),
   toVmId: id('VM that receives the IP (vm_list)'),
   tenantId: id('Project (tenant) id (tenant_list)'),
   keyId: id('SSH key id (pubkey_list)'),
@@ -65,7 +66,7 @@ export const fields = {
       const problem = passwordProblem(value);
       if (problem) ctx.addIssue({ code: 'custom', message: `password ${problem}` });
     })
-    .describe('Root password: Latin upper and lower case, and a digit or one of !()[]-.?~` (nothing else)'),
+    .describe('Root password: Latin a-z, A-Z, and a digit or one of !()[]-.?~`; nothing else'),
   sendPassword: z.boolean().describe('E-mail the password to the account owner'),
   openSupportAccess: z.boolean().describe("Let the provider's support access the VM"),
   publicKeyIds: z

@@ -7,6 +7,9 @@
 import type { Toolset } from '../api/operations.js';
 import { TOOL_INDEX } from './tool-index.js';
 
+/** How long `wait: true` and wait_for_operation wait by default, in seconds. */
+export const WAIT_DEFAULT_SECONDS = 45;
+
 export const WAIT_TOOL = 'wait_for_operation';
 
 /** What selection and instructions read of a tool (a ToolSpec has it all). */
@@ -90,11 +93,11 @@ export function instructions(
   }
   if (tools.some((t) => t.startsOperation)) {
     lines.push(
-      'Asynchronous tools return an operationId: call wait_for_operation with it (or pass wait: true) before the next step on the same VM — a VM runs one operation at a time.',
+      `Asynchronous tools return an operationId: call wait_for_operation with it (or pass wait: true, which waits up to ${WAIT_DEFAULT_SECONDS} s) before the next step on the same VM — a VM runs one operation at a time.`,
     );
   }
   lines.push(
-    `tenantId is optional: VM tools take it from the VM${defaultTenantId ? `; vm_install and pubkey_add use tenant ${defaultTenantId}` : ''}. Memory and disk are in MB.`,
+    `tenantId is optional: VM and SSH key tools take the VM's or the key's${defaultTenantId ? `; vm_install and pubkey_add use tenant ${defaultTenantId}` : ''}. Memory and disk are in MB.`,
   );
   if (tools.some((t) => t.annotations.destructiveHint)) {
     lines.push('Destructive tools (marked destructiveHint) lose data: confirm with the user first.');

@@ -49,19 +49,23 @@ function annotations(profile: Profile): ToolAnnotations {
   };
 }
 
-// The fields most tools share are described briefly; the instructions say once what they do
-// (selection.ts: wait, dryRun, safetySnapshot).
-const waitField = z.boolean().optional().describe(`Wait ≤${WAIT_DEFAULT_SECONDS} s for the end`);
-const dryRunField = z.boolean().optional().describe('Preview only, send nothing');
+// The fields most tools share: the instructions say once what wait, dryRun and tenantId do
+// (selection.ts), so tools/list, paid in every prompt, does not repeat it on 28 tools.
+const waitField = z.boolean().optional();
+const dryRunField = z.boolean().optional();
 const safetySnapshotField = z.boolean().optional().describe('Snapshot the VM first');
 
 /** The MCP input shape of an API row. */
 function inputShape(row: OperationDef): z.ZodRawShape {
   const shape: Record<string, z.ZodType> = { ...(row.params as Record<string, z.ZodType>) };
   if ('tenantId' in shape) {
-    const from =
-      'vmId' in shape ? "the VM's" : 'keyId' in shape ? "the key's" : 'FLOPS_TENANT_ID or the only one';
-    shape['tenantId'] = fields.tenantId.optional().describe(`Default: ${from}`);
+    // A VM's or a key's own project is the default (the instructions say so); elsewhere it is not
+    // to be guessed.
+    const tenantId = z.number().int().positive().optional();
+    shape['tenantId'] =
+      'vmId' in shape || 'keyId' in shape
+        ? tenantId
+        : tenantId.describe('Default: FLOPS_TENANT_ID or the only one');
   }
   if ('distributionId' in shape) {
     shape['distributionId'] = fields.distributionId
