@@ -60,6 +60,8 @@ async function backend(config: Config, log: Logger): Promise<Backend> {
 export interface EarlyStart {
   config: Config;
   early: Early;
+  /** V8's defaults again, after a start-up made without TurboFan and young-generation growth. */
+  warm?: () => void;
 }
 
 async function main(argv: string[], env: NodeJS.ProcessEnv, start?: EarlyStart): Promise<number> {
@@ -264,6 +266,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv, start?: EarlyStart):
           transport: new stdio.StdioServerTransport(process.stdin, batchedStdout(process.stdout)),
         });
     log.info(`flops-mcp ${VERSION} ready on stdio${config.sandbox ? ' (sandbox)' : ''}`);
+    // The messages read while loading are being answered: then V8's defaults again (cli.ts).
+    if (start?.warm) setTimeout(start.warm, 0);
     stop = async () => {
       await served.close().catch(() => undefined);
       await client.close().catch(() => undefined);
