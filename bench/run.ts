@@ -1231,7 +1231,7 @@ function markdown(r: Report): string {
   lines.push(
     '## 4. Memory',
     '',
-    `RSS of the stdio server after start-up (initialize and tools/list answered, 300 ms later; 3 processes each), then in ${RUNS.memoryRuns} processes every ${RUNS.memoryStep.toLocaleString('en')} vm_get calls at concurrency 16 up to ${RUNS.memoryCalls.toLocaleString('en')}, and after as many again; the live heap is heapUsed right after a full GC (a SIGUSR2 probe preloaded with --expose-gc), taken after the curve, at the end, and in a fresh process after start-up.`,
+    `RSS of the stdio server after start-up (initialize and tools/list answered, 300 ms later; 3 processes each), then in ${RUNS.memoryRuns} processes every ${RUNS.memoryStep.toLocaleString('en')} vm_get calls at concurrency 16 up to ${RUNS.memoryCalls.toLocaleString('en')}, and after as many again; the live heap is heapUsed right after a full GC (a SIGUSR2 probe preloaded with --expose-gc), taken after the curve, at the end, and in a fresh process after start-up. flops-mcp's bin loads with V8's interpreter alone and a young generation that does not grow, and turns Sparkplug, TurboFan and the growth back on once it serves (src/cli.ts: start-up code runs once; compiling it and sizing the heap for it left about 10 MB that an idle server kept); the SDK floor, an empty server on the same SDK, is measured as V8 starts it.`,
     '',
     '| RSS after start-up | MB |',
     '|---|---|',
