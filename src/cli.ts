@@ -13,7 +13,6 @@
  * `initialize` or `server/discover` from build-time data, and only then loads the command line
  * (main.ts, bundled with everything else) and hands it what it read.
  */
-import { setFlagsFromString } from 'node:v8';
 import { parseConfig, SANDBOX_DEFAULT_TENANT } from './config.js';
 import { createLogger } from './log.js';
 import type { EarlyStart } from './main.js';
@@ -42,7 +41,7 @@ function earlyStart(argv: string[], env: NodeJS.ProcessEnv): EarlyStart | undefi
     scoped: config.allowVms !== undefined || config.allowTenants !== undefined,
     log: createLogger({ level: config.logLevel, secrets: [config.apiKey, config.token] }),
   });
-  return early && { config, early, warm: leanStartup() };
+  return early && { config, early };
 }
 
 /**
@@ -57,7 +56,7 @@ function earlyStart(argv: string[], env: NodeJS.ProcessEnv): EarlyStart | undefi
  * of 65, and the first answers no slower. Nothing is changed when the command line or NODE_OPTIONS
  * sets any of these V8 flags.
  */
-function leanStartup(): () => void {
+async function leanStartup(): Promise<() => void> {
   const given = [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)];
   if (
     given.some((arg) =>
@@ -65,6 +64,8 @@ function leanStartup(): () => void {
     )
   )
     return () => {};
+  // Loaded after the first answer: node:v8 takes a few ms to load.
+  const { setFlagsFromString } = await import('node:v8');
   setFlagsFromString('--no-opt --no-sparkplug --semi-space-growth-factor=1 --optimize-for-size');
   let warmed = false;
   return () => {
@@ -75,8 +76,9 @@ function leanStartup(): () => void {
 }
 
 const argv = process.argv.slice(2);
-const start = earlyStart(argv, process.env);
+let start = earlyStart(argv, process.env);
 // The first answer before the rest is compiled (loading main.ts takes the thread for a while).
 if (start) await Promise.race([start.early.settled, new Promise((resolve) => setTimeout(resolve, 50))]);
+if (start) start = { ...start, warm: await leanStartup() };
 const { run } = await import('./main.js');
 run(argv, process.env, start);
