@@ -71,10 +71,11 @@ interface PropSchema {
   format?: string;
   maxItems?: number;
   items?: PropSchema;
-  anyOf?: { const?: unknown }[];
+  enum?: unknown[];
 }
 
 const KB100 = 100 * 1024;
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const UNICODE = [
   '😀🚀',
   '👩‍👩‍👧‍👦',
@@ -177,7 +178,8 @@ function stringArbs(
 ): { valid: fc.Arbitrary<unknown>; bad: fc.Arbitrary<unknown> } {
   const min = p.minLength ?? 0;
   const max = p.maxLength ?? Number.POSITIVE_INFINITY;
-  const pattern = p.pattern ? new RegExp(p.pattern, 'u') : undefined;
+  // An address is listed as `format: ipv4` alone (register.ts, compactSchema).
+  const pattern = p.pattern ? new RegExp(p.pattern, 'u') : p.format === 'ipv4' ? IPV4 : undefined;
   const fits = (s: string) => s.length >= min && s.length <= max && (!pattern || pattern.test(s));
   let valid: fc.Arbitrary<string>;
   if (p.format === 'ipv4') valid = fc.ipV4();
@@ -220,8 +222,8 @@ function valueArbs(
   p: PropSchema,
   field: string,
 ): { valid: fc.Arbitrary<unknown>; bad: fc.Arbitrary<unknown> } {
-  if (p.anyOf) {
-    const consts = p.anyOf.map((a) => a.const) as number[];
+  if (p.enum) {
+    const consts = p.enum as number[];
     return {
       valid: fc.constantFrom(...consts),
       bad: fc.oneof(
@@ -404,7 +406,7 @@ function caseArb(tool: Tool): fc.Arbitrary<Case> {
 function isCertainlyBad(p: PropSchema, value: unknown): boolean {
   if (value === null || typeof value === 'object')
     return !(p.type === 'array' && Array.isArray(value) && value.length === 0);
-  if (p.type === 'integer' || p.anyOf) return typeof value !== 'number';
+  if (p.type === 'integer' || p.enum) return typeof value !== 'number';
   return typeof value !== p.type;
 }
 
