@@ -45,8 +45,7 @@ export function passwordProblem(value: string): string | undefined {
 const id = (what: string) => z.number().int().positive().describe(what);
 
 export const fields = {
-  // Its name says what it is, and the instructions where ids come from: no description on 22 tools.
-  vmId: z.number().int().positive(),
+  vmId: id('VM id (vm_list)'),
   toVmId: id('VM that receives the IP (vm_list)'),
   tenantId: id('Project (tenant) id (tenant_list)'),
   keyId: id('SSH key id (pubkey_list)'),

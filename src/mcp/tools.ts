@@ -58,6 +58,8 @@ const safetySnapshotField = z.boolean().optional().describe('Snapshot the VM fir
 /** The MCP input shape of an API row. */
 function inputShape(row: OperationDef): z.ZodRawShape {
   const shape: Record<string, z.ZodType> = { ...(row.params as Record<string, z.ZodType>) };
+  // The plain VM id: its name says what it is, and the instructions where ids come from (on 22 tools).
+  if (shape['vmId'] === fields.vmId) shape['vmId'] = z.number().int().positive();
   if ('tenantId' in shape) {
     // A VM's or a key's own project is the default (the instructions say so); elsewhere it is not
     // to be guessed.
