@@ -56,7 +56,7 @@ export class PerRequestServing {
   /** 2025 stateless exchanges in flight, ended with an error on shutdown. */
   readonly #exchanges = new Set<(cancel?: string) => Promise<void>>();
   /** The server of 2025 `tools/call` requests with the server's own credentials, made on the first. */
-  #calls: Promise<{ server: McpServer; transport: CallTransport }> | undefined;
+  #calls: Promise<{ server: McpServer; transport: CallTransport; client: FlopsClient }> | undefined;
 
   constructor(options: PerRequestOptions) {
     this.#o = options;
@@ -117,7 +117,8 @@ export class PerRequestServing {
     const { client, owns } = resolved;
     if (!owns && isToolCall(body) && isJSONRPCRequest(body)) {
       const calls = await this.#callServer(client);
-      if (calls.transport.accepts(req)) {
+      // The server's own client is one for the process: the shared server was built with it.
+      if (calls.client === client && calls.transport.accepts(req)) {
         calls.transport.serve(body, req, res);
         return;
       }
@@ -149,13 +150,15 @@ export class PerRequestServing {
     await sendWebResponse(res, response);
   }
 
-  #callServer(client: FlopsClient): Promise<{ server: McpServer; transport: CallTransport }> {
+  #callServer(
+    client: FlopsClient,
+  ): Promise<{ server: McpServer; transport: CallTransport; client: FlopsClient }> {
     this.#calls ??= (async () => {
       const server = this.#o.serverFor(client, 'legacy', true);
       const transport = new CallTransport();
       transport.onerror = (err) => this.#o.log.debug('http transport error', { error: err.message });
       await server.connect(transport);
-      return { server, transport };
+      return { server, transport, client };
     })().catch((err: unknown) => {
       this.#calls = undefined;
       throw err;
