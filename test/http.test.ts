@@ -250,6 +250,33 @@ describe('stateless', () => {
     expect(refused.status).toBe(406);
   });
 
+  it('a client that goes away cancels its call: the wait stops polling', async () => {
+    // timeScale 1: the install runs far longer than this test, so only the cancellation stops the polls.
+    const slow = await httpSetup({ stateless: true, timeScale: 1 });
+    const aborter = new AbortController();
+    const polls = () => slow.sandbox.requests.byTool()['operation_get'] ?? 0;
+    const before = polls();
+    const pending = request(slow.url, {
+      method: 'POST',
+      signal: aborter.signal,
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'vm_install', arguments: INSTALL },
+      }),
+    }).catch(() => undefined);
+    await until(() => polls() > before + 1);
+    aborter.abort();
+    await pending;
+    await new Promise((r) => setTimeout(r, 300));
+    const after = polls();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(polls()).toBe(after);
+    await slow.close();
+  });
+
   it('answers GET and DELETE with 405', async () => {
     const g = await raw(s.url, { method: 'GET', headers: { accept: 'text/event-stream' } });
     expect(g.status).toBe(405);
