@@ -49,6 +49,7 @@ import {
   coldStart,
   envelope,
   fmt,
+  messagesOf,
   type Opening,
   post2026,
   processCpuMs,
@@ -423,7 +424,7 @@ async function measurePerCall(sandbox: SandboxProcess) {
 
 // ---------------------------------------------------------------------------------------------
 
-type Connection = 'stdio 2025' | 'stdio 2026-07-28' | 'HTTP stateless';
+type Connection = 'stdio 2025' | 'stdio 2026-07-28' | 'HTTP stateless' | 'HTTP stateless, plain client';
 
 /** A connection to a flops-mcp process and a vm_get through it. */
 async function connect(
@@ -467,6 +468,41 @@ async function connect(
     env,
     /listening on (http:\/\/\S+)/,
   );
+  if (kind === 'HTTP stateless, plain client') {
+    // The same POST the SDK's client sends for a call (headers, JSON-RPC body) with undici, and the
+    // answer read (one JSON body or the SSE frames) and checked: the server's side of the exchange
+    // without the SDK client's own cost (its fetch, streams and zod), which shares the two cores.
+    const agent = new Agent({ connections: 64 });
+    let id = 0;
+    const call = async () => {
+      const res = await request(http.match, {
+        dispatcher: agent,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: ++id,
+          method: 'tools/call',
+          params: { name: 'vm_get', arguments: { vmId: VM_ID } },
+        }),
+      });
+      const answer = messagesOf(await res.body.text()).at(-1);
+      if (!answer || !('result' in answer)) throw new Error(JSON.stringify(answer));
+      check(answer['result'] as object);
+    };
+    return {
+      call,
+      pid: http.child.pid,
+      close: async () => {
+        await agent.close();
+        await http.stop();
+      },
+    };
+  }
   const client = new Client({ name: 'bench', version: '1' });
   await client.connect(new StreamableHTTPClientTransport(new URL(http.match)));
   return {
@@ -492,6 +528,7 @@ async function measureThroughput(sandbox: SandboxProcess) {
     ['stdio 2025', [1, 16, 64]],
     ['stdio 2026-07-28', [64]],
     ['HTTP stateless', [64]],
+    ['HTTP stateless, plain client', [64]],
   ];
   for (const [connection, concurrencies] of plan) {
     log(
@@ -1039,10 +1076,16 @@ function verdicts(r: Report): Verdict[] {
     met: pc.overheadInMemoryP50 <= TARGETS.overheadMs,
     by: missBy(pc.overheadInMemoryP50, TARGETS.overheadMs, ' ms'),
   });
-  for (const t of r.throughput.filter((row) => row.concurrency === 64)) {
+  // The target is measured with the SDK's clients; the plain client's row is shown beside it.
+  const plain = r.throughput.find((row) => row.connection === 'HTTP stateless, plain client');
+  for (const t of r.throughput.filter((row) => row.concurrency === 64 && row !== plain)) {
+    const beside =
+      t.connection === 'HTTP stateless' && plain
+        ? `; with a plain undici client instead of the SDK's: ${fmt(plain.ratio, 2)} ×`
+        : '';
     out.push({
       target: `3. Throughput, ${t.connection}, concurrency 64 ≥ ${TARGETS.throughputRatio} × raw undici`,
-      figure: `${fmt(t.ratio, 2)} × (${fmt(t.mcpPerSecond.median, 0)} vs ${fmt(t.rawPerSecond.median, 0)} calls/s)`,
+      figure: `${fmt(t.ratio, 2)} × (${fmt(t.mcpPerSecond.median, 0)} vs ${fmt(t.rawPerSecond.median, 0)} calls/s${beside})`,
       met: t.ratio >= TARGETS.throughputRatio,
       by: `${fmt(TARGETS.throughputRatio - t.ratio, 2)} short (${pct(t.ratio, TARGETS.throughputRatio)})`,
     });
@@ -1213,7 +1256,7 @@ function markdown(r: Report): string {
   lines.push(
     '## 3. Throughput',
     '',
-    `vm_get calls per second against raw undici requests to the same sandbox at the same concurrency, the two taking turns; ${RUNS.throughputRepeats} runs of ${RUNS.throughputMs} ms each. stdio 2025: the SDK's 1.x client over \`node dist/cli.js\`; stdio 2026-07-28: the SDK's v2 client in auto mode (server/discover, then every request with its envelope); HTTP stateless: \`flops-mcp --http --stateless\` (a server per request) and the 1.x client over Streamable HTTP. "busy" is CPU time per wall time (1.0 = one core).`,
+    `vm_get calls per second against raw undici requests to the same sandbox at the same concurrency, the two taking turns; ${RUNS.throughputRepeats} runs of ${RUNS.throughputMs} ms each. stdio 2025: the SDK's 1.x client over \`node dist/cli.js\`; stdio 2026-07-28: the SDK's v2 client in auto mode (server/discover, then every request with its envelope); HTTP stateless: \`flops-mcp --http --stateless\` and the 1.x client over Streamable HTTP; HTTP stateless, plain client: the same server and the same POSTs (headers and JSON-RPC body of a call) sent with undici, the answer read and checked, which measures the server without the SDK client's own cost on the shared cores (the target is judged on the SDK client's row). "busy" is CPU time per wall time (1.0 = one core).`,
     '',
     '| connection | concurrency | raw undici req/s | MCP calls/s | ratio | server busy | server µs a call | client busy (raw / MCP) | sandbox busy (raw / MCP) |',
     '|---|---|---|---|---|---|---|---|---|',
@@ -1288,6 +1331,13 @@ function markdown(r: Report): string {
 }
 
 /** Why each missed target is missed, with this run's figures (the causes were found by profiling). */
+/** The plain client's HTTP stateless row, with the SDK client's busy figure of the same server. */
+function plainOf(r: Report) {
+  const plain = r.throughput.find((t) => t.connection === 'HTTP stateless, plain client');
+  const sdk = r.throughput.find((t) => t.connection === 'HTTP stateless');
+  return plain && { ...plain, sdkClientBusy: sdk?.clientBusyMcp };
+}
+
 function notes(r: Report): string[] {
   const missed = (prefix: string) => (r.verdicts ?? []).some((v) => !v.met && v.target.startsWith(prefix));
   const out: string[] = [];
@@ -1309,7 +1359,7 @@ function notes(r: Report): string[] {
   const t64 = r.throughput.filter((t) => t.concurrency === 64 && t.ratio < TARGETS.throughputRatio);
   if (t64.length) {
     out.push(
-      `- **Throughput.** ${t64.map((t) => `${t.connection}: ${fmt(t.ratio, 2)} ×, the server busy ${fmt(t.serverBusyMcp, 2)} of a core, ${fmt(t.serverCpuPerCallUs, 0)} µs of CPU a call`).join('; ')}; the sandbox spends ${fmt(r.sandbox.cpuPerRequestUs?.median, 0)} µs a request, and raw undici is bound by it. On this 2-core machine the sandbox, the server and the benchmark's own MCP client (busy ${t64.map((t) => fmt(t.clientBusyMcp, 2)).join(' / ')}) share two cores with other work, so the MCP rate is bound by the server's CPU a call: the SDK's per-message work (parsing and validating the JSON-RPC message with zod, the 2026 envelope, the result), the tool's argument validation, the undici request, and the result written twice (text and structuredContent, as the tools' contract says). A CPU profile of the stdio server at concurrency 64 (before this round's batched stdout writes) showed the pipe writes ≈ 13 %, undici ≈ 13 %, zod ≈ 9 % (the SDK's message schemas and the tools' arguments), the SDK's protocol code ≈ 6 %, garbage collection ≈ 4 %, the tool layer (src/mcp/register.ts) ≈ 5 %. Stateless HTTP builds a server for every request (createServer ≈ 1.1 ms: 39 tools, resources, prompts, the task handlers and their zod schemas) and goes through the SDK's web-standard transport (a Request and a Response object, an SSE frame) for one call: its profile is spread over zod ≈ 13 % (schemas built per server), the SDK ≈ 9 %, garbage collection ≈ 7 %, Node's web streams and fetch classes ≈ 7 %, with no single cost to take out; serving many calls per request, or a session (the default, stateful mode), is the way to throughput over HTTP.`,
+      `- **Throughput.** ${t64.map((t) => `${t.connection}: ${fmt(t.ratio, 2)} ×, the server busy ${fmt(t.serverBusyMcp, 2)} of a core, ${fmt(t.serverCpuPerCallUs, 0)} µs of CPU a call`).join('; ')}; the sandbox spends ${fmt(r.sandbox.cpuPerRequestUs?.median, 0)} µs a request, and raw undici is bound by it. On this 2-core machine the sandbox, the server and the benchmark's own MCP client (busy ${t64.map((t) => fmt(t.clientBusyMcp, 2)).join(' / ')}) share two cores with other work, so the MCP rate is bound by the server's CPU a call: the SDK's per-message work (parsing and validating the JSON-RPC message with zod, the 2026 envelope, the result), the tool's argument validation, the undici request, and the result written twice (text and structuredContent, as the tools' contract says). A CPU profile of the stdio server at concurrency 64 (before this round's batched stdout writes) showed the pipe writes ≈ 13 %, undici ≈ 13 %, zod ≈ 9 % (the SDK's message schemas and the tools' arguments), the SDK's protocol code ≈ 6 %, garbage collection ≈ 4 %, the tool layer (src/mcp/register.ts) ≈ 5 %. Stateless HTTP: a 2025 \`tools/call\` with the server's own credentials goes to one long-lived server through a light transport (src/http/calls.ts; a server and the SDK's web-standard transport per request, as before, cost ≈ 2–3 ms of CPU a call), answered as one JSON body unless the call streams; what remains is Node's HTTP server and its socket writes, the SDK's classification and validation of the message, the tool and its undici request. The row with the SDK's 1.x client is bound by that client (busy ${fmt(plainOf(r)?.sdkClientBusy, 2)} of a core: fetch, web streams and zod for every call, and each fetch leaves an abort listener on the transport's one AbortSignal until garbage collection, hence Node's MaxListenersExceededWarning during that row); the plain client's row (undici posting the same requests) measures the server: ${fmt(plainOf(r)?.ratio, 2)} ×, ${fmt(plainOf(r)?.serverCpuPerCallUs, 0)} µs of CPU a call.`,
     );
   }
   const m = r.memory;
@@ -1413,7 +1463,7 @@ async function section(name: string): Promise<void> {
       const rows = await measureThroughput(sandbox);
       for (const t of rows) {
         process.stdout.write(
-          `${t.connection} c${t.concurrency}: raw ${fmt(t.rawPerSecond.median, 0)} mcp ${fmt(t.mcpPerSecond.median, 0)} (${fmt(t.mcpPerSecond.min, 0)}–${fmt(t.mcpPerSecond.max, 0)}) ratio ${fmt(t.ratio, 2)} server busy ${fmt(t.serverBusyMcp, 2)} µs/call ${fmt(t.serverCpuPerCallUs, 0)}\n`,
+          `${t.connection} c${t.concurrency}: raw ${fmt(t.rawPerSecond.median, 0)} mcp ${fmt(t.mcpPerSecond.median, 0)} (${fmt(t.mcpPerSecond.min, 0)}–${fmt(t.mcpPerSecond.max, 0)}) ratio ${fmt(t.ratio, 2)} server busy ${fmt(t.serverBusyMcp, 2)} µs/call ${fmt(t.serverCpuPerCallUs, 0)} client busy ${fmt(t.clientBusyMcp, 2)}\n`,
         );
       }
     } else if (name === 'rss') {

@@ -200,6 +200,83 @@ describe('stateless', () => {
     await c.mcp.close();
   });
 
+  it('answers a call as one JSON body, or as an SSE stream once it has notifications to send', async () => {
+    const call = (id: number, args: Record<string, unknown>, meta?: Record<string, unknown>) =>
+      raw(s.url, {
+        headers: { 'mcp-protocol-version': '2025-06-18' },
+        body: {
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'vm_get', arguments: args, ...(meta ? { _meta: meta } : {}) },
+        },
+      });
+    // Calls of different clients may carry the same id: each gets its own answer.
+    const [a, b] = await Promise.all([call(7, { vmId: 85561 }), call(7, { vmId: 1 })]);
+    expect(a.headers['content-type']).toBe('application/json');
+    expect(a.json()).toMatchObject({
+      jsonrpc: '2.0',
+      id: 7,
+      result: { structuredContent: { vm: { id: 85561 } } },
+    });
+    expect(b.json()).toMatchObject({ id: 7, result: { isError: true } });
+    // Progress asked for: the install's notifications, then its response, on one stream.
+    const install = await raw(s.url, {
+      body: {
+        jsonrpc: '2.0',
+        id: 'i',
+        method: 'tools/call',
+        params: { name: 'vm_install', arguments: INSTALL, _meta: { progressToken: 'p' } },
+      },
+    });
+    expect(install.headers['content-type']).toBe('text/event-stream');
+    const frames = install.text
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice(6)) as Record<string, unknown>);
+    expect(frames.length).toBeGreaterThan(1);
+    expect(frames.slice(0, -1).every((f) => f['method'] === 'notifications/progress')).toBe(true);
+    expect(frames.at(-1)).toMatchObject({ id: 'i', result: {} });
+    // What the fast path does not take (here: no Accept of JSON) is answered by the SDK's transport.
+    const refused = await raw(s.url, {
+      headers: { accept: 'text/event-stream' },
+      body: {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'vm_get', arguments: { vmId: 85561 } },
+      },
+    });
+    expect(refused.status).toBe(406);
+  });
+
+  it('a client that goes away cancels its call: the wait stops polling', async () => {
+    // timeScale 1: the install runs far longer than this test, so only the cancellation stops the polls.
+    const slow = await httpSetup({ stateless: true, timeScale: 1 });
+    const aborter = new AbortController();
+    const polls = () => slow.sandbox.requests.byTool()['operation_get'] ?? 0;
+    const before = polls();
+    const pending = request(slow.url, {
+      method: 'POST',
+      signal: aborter.signal,
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'vm_install', arguments: INSTALL },
+      }),
+    }).catch(() => undefined);
+    await until(() => polls() > before + 1);
+    aborter.abort();
+    await pending;
+    await new Promise((r) => setTimeout(r, 300));
+    const after = polls();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(polls()).toBe(after);
+    await slow.close();
+  });
+
   it('answers GET and DELETE with 405', async () => {
     const g = await raw(s.url, { method: 'GET', headers: { accept: 'text/event-stream' } });
     expect(g.status).toBe(405);

@@ -228,6 +228,9 @@ export function rpcError(
   res.end(body);
 }
 
+/** The request beside a parsed body for the SDK's classification: the body decides (no headers). */
+const CLASSIFY = new Request('http://local/mcp', { method: 'POST' });
+
 /** The request names a protocol revision of the 2026 generation in its `MCP-Protocol-Version` header. */
 function isModernHeader(req: IncomingMessage): boolean {
   const header = req.headers['mcp-protocol-version'];
@@ -510,10 +513,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
       if ((body as { method?: unknown } | null)?.method === 'subscriptions/listen') stream();
       // The revision is in the message itself (its `_meta` envelope) or, for a malformed one, in
       // the protocol-version header: the SDK's modern path answers it (-32602 with its id).
-      if (
-        isModernHeader(req) ||
-        !(await isLegacyRequest(new Request('http://local/mcp', { method: 'POST' }), body))
-      ) {
+      if (isModernHeader(req) || !(await isLegacyRequest(CLASSIFY, body))) {
         await perRequest.modern(req, res, body, own);
         return;
       }

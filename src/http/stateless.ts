@@ -8,13 +8,20 @@
  *   `subscriptions/listen` (on one event bus for the process), stamps the server's identity and
  *   the cache hints. The request's client reaches the server factory through `authInfo`.
  * - 2025 without sessions: the SDK's transport with no session id generator, as before; GET and
- *   DELETE are 405.
+ *   DELETE are 405. One `tools/call` with the server's own credentials goes to one long-lived
+ *   server instead (calls.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AuthInfo, createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
+import {
+  type AuthInfo,
+  createMcpHandler,
+  isJSONRPCRequest,
+  type McpServer,
+} from '@modelcontextprotocol/server';
 import type { FlopsClient } from '../api/client.js';
 import type { Logger } from '../log.js';
 import type { ReplicaEventBus } from './bus.js';
+import { CallTransport } from './calls.js';
 import type { Credentials } from './guards.js';
 import type { rpcError } from './server.js';
 import type { Resolved } from './sessions.js';
@@ -48,6 +55,8 @@ export class PerRequestServing {
   readonly #modern;
   /** 2025 stateless exchanges in flight, ended with an error on shutdown. */
   readonly #exchanges = new Set<(cancel?: string) => Promise<void>>();
+  /** The server of 2025 `tools/call` requests with the server's own credentials, made on the first. */
+  #calls: Promise<{ server: McpServer; transport: CallTransport; client: FlopsClient }> | undefined;
 
   constructor(options: PerRequestOptions) {
     this.#o = options;
@@ -106,6 +115,14 @@ export class PerRequestServing {
       return;
     }
     const { client, owns } = resolved;
+    if (!owns && isToolCall(body) && isJSONRPCRequest(body)) {
+      const calls = await this.#callServer(client);
+      // The server's own client is one for the process: the shared server was built with it.
+      if (calls.client === client && calls.transport.accepts(req)) {
+        calls.transport.serve(body, req, res);
+        return;
+      }
+    }
     let server: McpServer;
     try {
       server = this.#o.serverFor(client, 'legacy', isToolCall(body));
@@ -133,8 +150,27 @@ export class PerRequestServing {
     await sendWebResponse(res, response);
   }
 
+  #callServer(
+    client: FlopsClient,
+  ): Promise<{ server: McpServer; transport: CallTransport; client: FlopsClient }> {
+    this.#calls ??= (async () => {
+      const server = this.#o.serverFor(client, 'legacy', true);
+      const transport = new CallTransport();
+      transport.onerror = (err) => this.#o.log.debug('http transport error', { error: err.message });
+      await server.connect(transport);
+      return { server, transport, client };
+    })().catch((err: unknown) => {
+      this.#calls = undefined;
+      throw err;
+    });
+    return this.#calls;
+  }
+
   /** Stop: end the 2025 exchanges with `message`, abort the 2026 ones and close their streams. */
   async close(message: string): Promise<void> {
+    const calls = await this.#calls?.catch(() => undefined);
+    calls?.transport.cancelAll(message);
+    await calls?.server.close().catch(() => undefined);
     await Promise.allSettled([...this.#exchanges].map((end) => end(message)));
     await this.#modern.close().catch(() => undefined);
   }

@@ -10,12 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * response is finished: a dropped connection cancels the call it carried.
  */
 export function toWebRequest(req: IncomingMessage, res: ServerResponse, body: unknown): Request {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else headers.set(name, value);
-  }
+  const headers = webHeaders(req);
   const aborter = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) aborter.abort();
@@ -27,6 +22,17 @@ export function toWebRequest(req: IncomingMessage, res: ServerResponse, body: un
     signal: aborter.signal,
     ...(hasBody ? { body: JSON.stringify(body) } : {}),
   });
+}
+
+/** A node request's headers as web Headers. */
+export function webHeaders(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else headers.set(name, value);
+  }
+  return headers;
 }
 
 /** Write a web Response to a node response, streaming its body (SSE) until either side ends. */

@@ -215,9 +215,11 @@ export function registerFleetApp(
   const offered = options.tools.some((t) => linked(t.name));
   let withApp: Tool[] | undefined;
 
-  // Catalog names for the table, read once per session; a failure just leaves the ids.
+  // Catalog names for the table, read once per session (stateless: once per poll, as a server may
+  // serve many requests); a failure just leaves the ids.
   let catalog: Promise<{ tariffs: Record<number, string>; tenants: Record<number, string> }> | undefined;
   const readCatalog = (signal: AbortSignal) => {
+    if (stateless) catalog = undefined;
     catalog ??= Promise.all([
       client.call('tariff_list', {}, { signal }).catch(() => []),
       client.call('tenant_list', {}, { signal }).catch(() => []),
@@ -234,7 +236,10 @@ export function registerFleetApp(
     if (known) return known;
     try {
       const row = operationRow(await client.call('operation_get', { operationId: id }, { signal }));
-      if (row.status === 'DONE' || row.status === 'ERROR') finished.set(id, row);
+      if (row.status === 'DONE' || row.status === 'ERROR') {
+        finished.set(id, row);
+        if (finished.size > 1000) finished.delete(finished.keys().next().value!);
+      }
       return row;
     } catch (err) {
       signal.throwIfAborted();

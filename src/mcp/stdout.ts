@@ -23,11 +23,17 @@ export function batchedStdout(out: NodeJS.WriteStream): NodeJS.WriteStream {
     // Back-pressure as the real stream reports it: the transport then waits for its 'drain'.
     return !out.writableNeedDrain;
   };
+  // The transport calls once/off/write on every message: bind each method once, not per access.
+  const bound = new Map<string | symbol, unknown>([['write', write]]);
   return new Proxy(out, {
     get(target, key) {
-      if (key === 'write') return write;
+      const known = bound.get(key);
+      if (known !== undefined) return known;
       const value = Reflect.get(target, key, target) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof value !== 'function') return value;
+      const method = value.bind(target);
+      bound.set(key, method);
+      return method;
     },
   });
 }
