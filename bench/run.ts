@@ -104,6 +104,8 @@ const TARGETS = {
   liveHeapGrowth: 0.05,
   /** Target 5: provider reads of one tasks/get. */
   readsPerTaskGet: 1,
+  /** The bench's own check: the sandbox's busy share of a core in any MCP throughput run. */
+  sandboxBusyMcp: 0.8,
 };
 
 function log(message: string): void {
@@ -1144,10 +1146,15 @@ function verdicts(r: Report): Verdict[] {
   }
   const sb = r.sandbox;
   const best = Math.max(...r.throughput.map((t) => t.mcpPerSecond.median));
+  // The MCP runs are bound by the server, not by the sandbox: the sandbox never had a core's work
+  // in them (raw undici, by design, keeps it busy: that rate is its capacity).
+  const sandboxBusiest = Math.max(...r.throughput.map((t) => t.sandboxBusyMcp ?? 0));
+  const serverBusiest = Math.max(...r.throughput.map((t) => t.serverBusyMcp ?? 0));
   out.push({
-    target: 'The sandbox is not the bottleneck (capacity well above the MCP throughput)',
-    figure: `${fmt(sb.capacityPerSecond, 0)} req/s per core vs ${fmt(best, 0)} MCP calls/s`,
-    met: (sb.capacityPerSecond ?? 0) >= 2 * best,
+    target: `The sandbox is not the bottleneck (busy ≤ ${TARGETS.sandboxBusyMcp} of a core in every MCP run)`,
+    figure: `at most ${fmt(sandboxBusiest, 2)} of a core (the server up to ${fmt(serverBusiest, 2)}); one core of it serves ${fmt(sb.capacityPerSecond, 0)} req/s, the fastest MCP run ${fmt(best, 0)} calls/s`,
+    met: sandboxBusiest <= TARGETS.sandboxBusyMcp,
+    by: `busy ${fmt(sandboxBusiest, 2)} of a core`,
   });
   return out;
 }
@@ -1274,7 +1281,7 @@ function markdown(r: Report): string {
   lines.push(
     '## 4. Memory',
     '',
-    `RSS of the stdio server after start-up (initialize and tools/list answered, 300 ms later; 3 processes each), then in ${RUNS.memoryRuns} processes every ${RUNS.memoryStep.toLocaleString('en')} vm_get calls at concurrency 16 up to ${RUNS.memoryCalls.toLocaleString('en')}, and after as many again; the live heap is heapUsed right after a full GC (a SIGUSR2 probe preloaded with --expose-gc), taken after the curve, at the end, and in a fresh process after start-up. flops-mcp's bin loads with V8's interpreter alone and a young generation that does not grow, and turns Sparkplug, TurboFan and the growth back on once it serves (src/cli.ts: start-up code runs once; compiling it and sizing the heap for it left about 10 MB that an idle server kept); the SDK floor, an empty server on the same SDK, is measured as V8 starts it.`,
+    `RSS of the stdio server after start-up (initialize and tools/list answered, 300 ms later; 3 processes each), then in ${RUNS.memoryRuns} processes every ${RUNS.memoryStep.toLocaleString('en')} vm_get calls at concurrency 16 up to ${RUNS.memoryCalls.toLocaleString('en')}, and after as many again; the live heap is heapUsed right after a full GC (a SIGUSR2 probe preloaded with --expose-gc), taken after the curve, at the end, and in a fresh process after start-up. flops-mcp's bin loads with V8's interpreter alone and a young generation that does not grow, and turns Sparkplug, TurboFan and the growth back on once it serves, with the old generation let grow to 1.5 × what the last full GC left instead of up to 4 × (src/cli.ts: start-up code runs once; compiling it and sizing the heap for it left about 10 MB that an idle server kept); the SDK floor, an empty server on the same SDK, is measured as V8 starts it.`,
     '',
     '| RSS after start-up | MB |',
     '|---|---|',
@@ -1391,7 +1398,7 @@ async function main(): Promise<void> {
   }
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
   if (only) {
-    // One section alone, printed as JSON and never recorded: `--only throughput` or `--only rss`.
+    // One section alone, printed and never recorded: `--only throughput`, `--only rss` or `--only memory`.
     await section(only);
     return;
   }
@@ -1454,7 +1461,7 @@ async function main(): Promise<void> {
   log('wrote bench/results/latest.md and latest.json');
 }
 
-/** `--only throughput|rss`: one section of the report, measured as in a full run. */
+/** `--only throughput|rss|memory`: one section of the report, measured as in a full run. */
 async function section(name: string): Promise<void> {
   const sandbox = await startSandboxProcess();
   const floorDir = mkdtempSync(join(os.tmpdir(), 'flops-bench-'));
@@ -1482,7 +1489,19 @@ async function section(name: string): Promise<void> {
       process.stdout.write(
         line('bare Node', bareRss) + line('SDK floor', floorRss) + line('flops-mcp', startRss),
       );
-    } else throw new Error(`--only: no section ${name} (throughput, rss)`);
+    } else if (name === 'memory') {
+      execFileSync(process.execPath, [
+        `${root}scripts/build.mjs`,
+        '--entry',
+        'bench/sdk-server.ts',
+        '--outdir',
+        floorDir,
+      ]);
+      const m = await measureMemory(sandbox, join(floorDir, 'sdk-server.js'));
+      process.stdout.write(
+        `start ${fmt(m.startMb.median)} MB; curve ${m.curve.map((p) => fmt(p.rssMb.median, 0)).join(' → ')} MB; 20,000: ${fmt(m.after2Mb.median, 0)} MB; live heap ${fmt(m.liveHeapAfterMb.median, 2)} → ${fmt(m.liveHeapAfter2Mb.median, 2)} MB\n`,
+      );
+    } else throw new Error(`--only: no section ${name} (throughput, rss, memory)`);
   } finally {
     await sandbox.stop();
     rmSync(floorDir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 /**
  * The stdio server starts lean (cli.ts: no Sparkplug or TurboFan, a young generation that does not
- * grow, while it loads) and has V8's defaults back once it serves. Observed from inside the real
+ * grow, while it loads) and has V8's compilers and growth back once it serves. Observed from inside the real
  * bin by a preloaded probe (test/fixtures/v8-probe.mjs); what it saves in RSS is the benchmark's.
  */
 import { afterAll, describe, expect, it } from 'vitest';
