@@ -24,7 +24,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { Client as V2Client } from '@modelcontextprotocol/client';
@@ -1354,7 +1354,7 @@ function notes(r: Report): string[] {
       ? ` DigitalOcean's server has no server/discover: what is timed for it there is its error answer (${fa.discover.digitalOceanError.code}), after which a 2026 client has to start over with initialize.`
       : '';
     out.push(
-      `- **First answer.** The entry, dist/cli.js, is one file (≈ 18 kB: the settings table, the configuration, the tool index and the early answer; scripts/build.mjs refuses to bundle zod, the SDK or undici into it) that reads stdin and answers from build-time data; what it costs beyond a bare Node process is reading and compiling that file and parsing the configuration: ${fmt(fa.initialize.flopsMs.median - fa.initialize.bareMs.median)} ms for initialize and ${fmt(fa.discover.flopsMs.median - fa.discover.bareMs.median)} ms for server/discover in this run, where one Node start-up takes ${fmt(fa.initialize.bareMs.median)} ms (${fmt(fa.initialize.bareMs.min)}–${fmt(fa.initialize.bareMs.max)} ms) on a machine shared with other work: that spread is far larger than the differences between the contenders. DigitalOcean's server is a Node launcher that spawns a Go binary: one Node start-up plus a Go process (${fmt(fa.initialize.digitalOceanMs?.median)} ms for initialize here).${doDiscover}`,
+      `- **First answer.** The entry, dist/cli.js, is one file (${fmt(statSync(cli).size / 1024, 0)} kB: the settings table, the configuration, the tool index and the early answer; scripts/build.mjs refuses to bundle zod, the SDK or undici into it) that reads stdin and answers from build-time data; what it costs beyond a bare Node process is reading and compiling that file and parsing the configuration: ${fmt(fa.initialize.flopsMs.median - fa.initialize.bareMs.median)} ms for initialize and ${fmt(fa.discover.flopsMs.median - fa.discover.bareMs.median)} ms for server/discover in this run, where one Node start-up takes ${fmt(fa.initialize.bareMs.median)} ms (${fmt(fa.initialize.bareMs.min)}–${fmt(fa.initialize.bareMs.max)} ms) on a machine shared with other work: that spread is far larger than the differences between the contenders. DigitalOcean's server is a Node launcher that spawns a Go binary: one Node start-up plus a Go process (${fmt(fa.initialize.digitalOceanMs?.median)} ms for initialize here).${doDiscover}`,
     );
   }
   const tl = r.toolsList;
