@@ -1419,14 +1419,7 @@ async function main(): Promise<void> {
     targets: TARGETS,
   };
   const floorDir = mkdtempSync(join(os.tmpdir(), 'flops-bench-'));
-  execFileSync(process.execPath, [
-    `${root}scripts/build.mjs`,
-    '--entry',
-    'bench/sdk-server.ts',
-    '--outdir',
-    floorDir,
-  ]);
-  const sdkFloor = join(floorDir, 'sdk-server.js');
+  const sdkFloor = sdkFloorIn(floorDir);
   const digitalOcean = installDigitalOcean();
   const sandbox = await startSandboxProcess();
   try {
@@ -1461,6 +1454,18 @@ async function main(): Promise<void> {
   log('wrote bench/results/latest.md and latest.json');
 }
 
+/** The SDK floor (bench/sdk-server.ts) bundled into `dir` the way the bin is; its path. */
+function sdkFloorIn(dir: string): string {
+  execFileSync(process.execPath, [
+    `${root}scripts/build.mjs`,
+    '--entry',
+    'bench/sdk-server.ts',
+    '--outdir',
+    dir,
+  ]);
+  return join(dir, 'sdk-server.js');
+}
+
 /** `--only throughput|rss|memory`: one section of the report, measured as in a full run. */
 async function section(name: string): Promise<void> {
   const sandbox = await startSandboxProcess();
@@ -1474,14 +1479,7 @@ async function section(name: string): Promise<void> {
         );
       }
     } else if (name === 'rss') {
-      execFileSync(process.execPath, [
-        `${root}scripts/build.mjs`,
-        '--entry',
-        'bench/sdk-server.ts',
-        '--outdir',
-        floorDir,
-      ]);
-      const { bareRss, floorRss, startRss } = await measureStartRss(sandbox, join(floorDir, 'sdk-server.js'));
+      const { bareRss, floorRss, startRss } = await measureStartRss(sandbox, sdkFloorIn(floorDir));
       const line = (label: string, xs: number[]) => {
         const s = stats(xs);
         return `${label} ${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)}) MB\n`;
@@ -1490,14 +1488,7 @@ async function section(name: string): Promise<void> {
         line('bare Node', bareRss) + line('SDK floor', floorRss) + line('flops-mcp', startRss),
       );
     } else if (name === 'memory') {
-      execFileSync(process.execPath, [
-        `${root}scripts/build.mjs`,
-        '--entry',
-        'bench/sdk-server.ts',
-        '--outdir',
-        floorDir,
-      ]);
-      const m = await measureMemory(sandbox, join(floorDir, 'sdk-server.js'));
+      const m = await measureMemory(sandbox, sdkFloorIn(floorDir));
       process.stdout.write(
         `start ${fmt(m.startMb.median)} MB; curve ${m.curve.map((p) => fmt(p.rssMb.median, 0)).join(' → ')} MB; 20,000: ${fmt(m.after2Mb.median, 0)} MB; live heap ${fmt(m.liveHeapAfterMb.median, 2)} → ${fmt(m.liveHeapAfter2Mb.median, 2)} MB\n`,
       );
