@@ -155,6 +155,8 @@ export interface OAuthHarness {
   /** Authorize → sign-in page → form → redirect_uri; the redirect's query. */
   signIn(p: SignInParams): Promise<{ query: URLSearchParams; verifier: string; redirect: URL }>;
   token(params: Record<string, string>): Promise<TokenReply>;
+  /** The refresh grant for this resource (`extra`: a scope asked for, …). */
+  refresh(refreshToken: string, clientId: string, extra?: Record<string, string>): Promise<TokenReply>;
   /** Sign-in and code exchange in one. */
   tokens(p: SignInParams): Promise<TokenReply['body'] & { access_token: string }>;
   mcp(accessToken: string | undefined, body: unknown): ReturnType<typeof raw>;
@@ -331,6 +333,14 @@ export async function oauthHarness(
     authorizeUrl,
     signIn,
     token,
+    refresh: (refreshToken, clientId, extra = {}) =>
+      token({
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+        client_id: clientId,
+        resource,
+        ...extra,
+      }),
     tokens,
     mcp: (accessToken, body) =>
       raw(`${origin}/mcp`, {

@@ -207,47 +207,26 @@ describe('OAuth: codes, redirect URIs, PKCE, clients, tokens, scopes', () => {
   it('refuses a refresh that asks for more than the grant with invalid_scope', async () => {
     const t = await h.tokens({ clientId, redirectUri: CALLBACK, tick: [] });
     expect(t.scope).toBe('flops:read');
-    const wider = await h.token({
-      grant_type: 'refresh_token',
-      refresh_token: t.refresh_token!,
-      client_id: clientId,
-      scope: 'flops:read flops:destroy',
-      resource: h.resource,
-    });
+    const wider = await h.refresh(t.refresh_token!, clientId, { scope: 'flops:read flops:destroy' });
     expect(wider.status).toBe(400);
     expect(wider.body.error).toBe('invalid_scope');
     expect(wider.body.access_token).toBeUndefined();
     // The refused refresh did not use the refresh token up, and a plain refresh stays narrow.
-    const same = await h.token({
-      grant_type: 'refresh_token',
-      refresh_token: t.refresh_token!,
-      client_id: clientId,
-      resource: h.resource,
-    });
+    const same = await h.refresh(t.refresh_token!, clientId);
     expect(same.status).toBe(200);
     expect(same.body.scope).toBe('flops:read');
   });
 
   it('rotates refresh tokens: the old one is invalid_grant after use', async () => {
     const t = await h.tokens({ clientId, redirectUri: CALLBACK });
-    const next = await h.token({
-      grant_type: 'refresh_token',
-      refresh_token: t.refresh_token!,
-      client_id: clientId,
-      resource: h.resource,
-    });
+    const next = await h.refresh(t.refresh_token!, clientId);
     expect(next.status).toBe(200);
     expect(next.body.refresh_token).toBeTruthy();
     expect(next.body.refresh_token).not.toBe(t.refresh_token);
     expect(next.body.scope).toBe('flops:read flops:write');
     expect((await h.mcp(next.body.access_token, INITIALIZE)).status).toBe(200);
 
-    const replay = await h.token({
-      grant_type: 'refresh_token',
-      refresh_token: t.refresh_token!,
-      client_id: clientId,
-      resource: h.resource,
-    });
+    const replay = await h.refresh(t.refresh_token!, clientId);
     expect(replay.status).toBe(400);
     expect(replay.body.error).toBe('invalid_grant');
     expect(replay.body.access_token).toBeUndefined();
@@ -380,12 +359,7 @@ describe('OAuth: codes, redirect URIs, PKCE, clients, tokens, scopes', () => {
       }).toString(),
     });
     expect(res.status).toBe(200);
-    const refreshed = await h.token({
-      grant_type: 'refresh_token',
-      refresh_token: t.refresh_token!,
-      client_id: clientId,
-      resource: h.resource,
-    });
+    const refreshed = await h.refresh(t.refresh_token!, clientId);
     expect(refreshed.status).toBe(400);
     expect(refreshed.body.error).toBe('invalid_grant');
   });
@@ -469,12 +443,7 @@ describe('OAuth: an expired access token', () => {
     const challenge = String(res.headers['www-authenticate']);
     expect(challenge).toContain('error="invalid_token"');
     expect(challenge).toContain(`resource_metadata="${h.origin}/.well-known/oauth-protected-resource/mcp"`);
-    const next = await h.token({
-      grant_type: 'refresh_token',
-      refresh_token: t.refresh_token!,
-      client_id: clientId,
-      resource: h.resource,
-    });
+    const next = await h.refresh(t.refresh_token!, clientId);
     expect(next.status).toBe(200);
     expect((await h.mcp(next.body.access_token, INITIALIZE)).status).toBe(200);
   });
@@ -741,12 +710,7 @@ describe('OAuth: nothing leaked', () => {
     });
     const access = t.body.access_token!;
     const refresh = t.body.refresh_token!;
-    const r2 = await h.token({
-      grant_type: 'refresh_token',
-      refresh_token: refresh,
-      client_id: clientId,
-      resource: h.resource,
-    });
+    const r2 = await h.refresh(refresh, clientId);
     expect(r2.status).toBe(200);
     const c = await connect(h.setup.url, { Authorization: `Bearer ${r2.body.access_token}` });
     expect((await c.call('vm_list')).isError).toBeFalsy();
@@ -1190,12 +1154,7 @@ describe('OAuth: revoking everything on the account page', () => {
       code_verifier: verifier,
       resource: h.resource,
     });
-    const rotated = await h.token({
-      grant_type: 'refresh_token',
-      refresh_token: t.body.refresh_token!,
-      client_id: clientId,
-      resource: h.resource,
-    });
+    const rotated = await h.refresh(t.body.refresh_token!, clientId);
     expect((await h.mcp(rotated.body.access_token, INITIALIZE)).status).toBe(200);
     const account = h.oauth.accountIdOf('sandbox');
     expect(h.rawStore()).toContain(`cred:${account}`);
@@ -1213,12 +1172,7 @@ describe('OAuth: revoking everything on the account page', () => {
     for (const access of [t.body.access_token, rotated.body.access_token]) {
       expect((await h.mcp(access, INITIALIZE)).status).toBe(401);
     }
-    const refreshed = await h.token({
-      grant_type: 'refresh_token',
-      refresh_token: rotated.body.refresh_token!,
-      client_id: clientId,
-      resource: h.resource,
-    });
+    const refreshed = await h.refresh(rotated.body.refresh_token!, clientId);
     expect(refreshed.body.error).toBe('invalid_grant');
     expect(await h.oauth.accounts()).toEqual([]);
     const { open } = await import('lmdb');
