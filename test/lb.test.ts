@@ -1,6 +1,6 @@
 /**
  * The deployment recommended for teams: two replicas of `flops-mcp --http --stateless` behind a
- * real load balancer (nginx from Debian's packages, started here with a generated config), both
+ * real load balancer (nginx from Debian's packages, with the README's configuration: scripts/cluster.ts), both
  * talking to one Flops API (here one sandbox process, so that they share its state). One client's
  * calls are spread over both replicas and none fails — progress over SSE included.
  *
@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, NGINX, readIf } from '../scripts/cluster.js';
+import { freePort, NGINX, nginxConfig, readIf } from '../scripts/cluster.js';
 import { connect, toolJson } from './http-helpers.js';
 import {
   cleanEnv,
@@ -28,41 +28,6 @@ import {
 
 const nginx = NGINX;
 requireExternal('nginx', nginx !== undefined, '`apt-get install -y nginx`');
-
-/** The nginx config of the test: round robin over the replicas, SSE unbuffered, all paths in `dir`. */
-export function nginxConfig(dir: string, listen: number, replicas: string[]): string {
-  return `daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http {
-  log_format upstream '$request_method $status $upstream_addr';
-  access_log ${dir}/access.log upstream;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream flops_mcp {
-${replicas.map((r) => `    server ${r};`).join('\n')}
-    keepalive 16;
-  }
-  server {
-    listen 127.0.0.1:${listen};
-    location / {
-      proxy_pass http://flops_mcp;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_buffering off;
-      proxy_cache off;
-      proxy_read_timeout 120s;
-    }
-  }
-}
-`;
-}
 
 const INSTALL = {
   tenantId: 111,
@@ -239,7 +204,7 @@ describe.skipIf(!nginx)('two stateless replicas behind nginx', () => {
       posts.join('\n'),
     ).toBe(true);
     for (const r of replicas) {
-      expect(posts.some((l) => l.endsWith(new URL(r.url).host))).toBe(true);
+      expect(posts.some((l) => l.includes(` ${new URL(r.url).host}`))).toBe(true);
     }
     // The replicas stop cleanly.
     for (const r of replicas) expect(await r.stop()).toBe(0);
