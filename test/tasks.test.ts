@@ -103,6 +103,25 @@ describe('tasks over HTTP with the official requester', () => {
   });
   afterAll(() => h.close());
 
+  /** tasks/get of `taskId` with another account's credentials. */
+  const asOtherAccount = (taskId: string) =>
+    raw(h.url, 'tasks/get', { taskId }, { 'x-flops-client-id': 'sandbox-b', 'x-flops-api-key': 'other-key' });
+
+  /** tasks/get every 20 ms until the task no longer works: its last state, and each get's provider requests and status. */
+  async function settle(taskId: string) {
+    const costs: number[] = [];
+    const messages: string[] = [];
+    let state: Json = { status: 'working' };
+    for (let i = 0; i < 200 && state['status'] === 'working'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const before = h.sandbox.requests.count();
+      state = (await raw(h.url, 'tasks/get', { taskId }))['result'] as Json;
+      costs.push(h.sandbox.requests.count() - before);
+      messages.push(String(state['statusMessage']));
+    }
+    return { state, costs, messages };
+  }
+
   it('advertises the extension in server/discover', () => {
     expect(h.mcp.getServerCapabilities()?.extensions?.[TASKS_EXTENSION]).toEqual({});
   });
@@ -169,12 +188,7 @@ describe('tasks over HTTP with the official requester', () => {
     expect(['working', 'completed']).toContain((again['result'] as Json)['status']);
     const reads = h.sandbox.requests.count('operation_get');
     // Another account's credentials: unknown, and nothing is read at the provider.
-    const other = await raw(
-      h.url,
-      'tasks/get',
-      { taskId },
-      { 'x-flops-client-id': 'sandbox-b', 'x-flops-api-key': 'other-key' },
-    );
+    const other = await asOtherAccount(taskId);
     expect(other['error']).toMatchObject({ code: -32602 });
     const altered = `${taskId.slice(0, -2)}${taskId.endsWith('AA') ? 'BB' : 'AA'}`;
     expect((await raw(h.url, 'tasks/get', { taskId: altered }))['error']).toMatchObject({ code: -32602 });
@@ -200,23 +214,14 @@ describe('tasks over HTTP with the official requester', () => {
       arguments: { vmId: 85561, name: 'ubuntu' },
     });
     const taskId = (started['result'] as Json)['taskId'] as string;
-    let state: Json = { status: 'working' };
-    for (let i = 0; i < 200 && state['status'] === 'working'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      state = (await raw(h.url, 'tasks/get', { taskId }))['result'] as Json;
-    }
+    const { state } = await settle(taskId);
     expect(state).toMatchObject({ status: 'completed', result: { structuredContent: { status: 'DONE' } } });
     const requests = h.sandbox.requests.count();
     const later = (await raw(h.url, 'tasks/get', { taskId }))['result'] as Json;
     expect(later).toMatchObject({ taskId, status: 'completed', result: state['result'] as Json });
     expect(h.sandbox.requests.count()).toBe(requests);
     // Other credentials still open nothing, finished or not.
-    const other = await raw(
-      h.url,
-      'tasks/get',
-      { taskId },
-      { 'x-flops-client-id': 'sandbox-b', 'x-flops-api-key': 'other-key' },
-    );
+    const other = await asOtherAccount(taskId);
     expect(other['error']).toMatchObject({ code: -32602 });
   });
 
@@ -226,16 +231,7 @@ describe('tasks over HTTP with the official requester', () => {
       arguments: { vmId: 85561, name: 'one-read' },
     });
     const taskId = (started['result'] as Json)['taskId'] as string;
-    const costs: number[] = [];
-    const messages: string[] = [];
-    let state: Json = { status: 'working' };
-    for (let i = 0; i < 200 && state['status'] === 'working'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const before = h.sandbox.requests.count();
-      state = (await raw(h.url, 'tasks/get', { taskId }))['result'] as Json;
-      costs.push(h.sandbox.requests.count() - before);
-      messages.push(String(state['statusMessage']));
-    }
+    const { state, costs, messages } = await settle(taskId);
     expect(state).toMatchObject({
       status: 'completed',
       result: { structuredContent: { status: 'DONE', vm: { id: 85561 }, snapshot: { name: 'one-read' } } },
