@@ -55,6 +55,7 @@ import {
   refused,
   withNotes,
 } from './results.js';
+import { WAIT_DEFAULT_SECONDS } from './selection.js';
 import {
   type Finishing,
   OperationTaskStore,
@@ -65,7 +66,7 @@ import {
 } from './tasks.js';
 import { type ToolAnnotations, type ToolSpec, WAIT_TOOL } from './tools.js';
 import { BASE_TOOLS, BASE_TOOLSETS, metaTools } from './toolsets.js';
-import { WAIT_DEFAULT_SECONDS, WaitTimeoutError, waitForOperation } from './wait.js';
+import { WaitTimeoutError, waitForOperation } from './wait.js';
 
 export interface ToolContext {
   client: FlopsClient;

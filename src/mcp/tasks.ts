@@ -18,7 +18,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { FlopsClient } from '../api/client.js';
-import { OPERATIONS, type OperationDef } from '../api/operations.js';
+import { OPERATIONS_BY_TOOL, type OperationDef } from '../api/operations.js';
 import type { Operation } from '../api/types.js';
 import { isFinished, suggestedPollMs } from './wait.js';
 
@@ -190,7 +190,7 @@ export class OperationTaskStore {
     const id = taskId as string;
     const known = OperationTaskStore.#known.get(id);
     if (known && known.status !== 'reading') return known;
-    const row = OPERATIONS.find((r) => r.tool === ref.tool);
+    const row = OPERATIONS_BY_TOOL.get(ref.tool);
     const now = this.now();
     const base = {
       taskId: id,

@@ -14,8 +14,8 @@ import {
   type Profile,
   type Toolset,
 } from '../api/operations.js';
-import { type ToolFacts, WAIT_TOOL } from './selection.js';
-import { WAIT_DEFAULT_SECONDS, WAIT_MAX_SECONDS } from './wait.js';
+import { type ToolFacts, WAIT_DEFAULT_SECONDS, WAIT_TOOL } from './selection.js';
+import { WAIT_MAX_SECONDS } from './wait.js';
 
 export { instructions, selectTools, type ToolSelection, WAIT_TOOL } from './selection.js';
 

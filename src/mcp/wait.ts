@@ -15,7 +15,6 @@ import type { Operation } from '../api/types.js';
 import { observe, type WaitEnd } from '../observe.js';
 import { sleep } from '../util.js';
 
-export { WAIT_DEFAULT_SECONDS } from './selection.js';
 export const WAIT_MAX_SECONDS = 55;
 
 export interface WaitOptions {
