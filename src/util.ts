@@ -17,3 +17,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** A plain JSON object (not null, not an array). */
 export const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Forget the oldest entries of a map or set (insertion order) beyond `max`: a bounded memory. */
+export function trimOldest<K>(kept: Map<K, unknown> | Set<K>, max: number): void {
+  for (const key of kept.keys()) {
+    if (kept.size <= max) return;
+    kept.delete(key);
+  }
+}

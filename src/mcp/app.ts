@@ -33,6 +33,7 @@ import {
   UI_MIME_TYPE,
   type VmRow,
 } from '../shared/fleet.js';
+import { trimOldest } from '../util.js';
 import { errorResult, type OperationTracker, ok, operationFailure } from './results.js';
 import { type ToolSpec, WAIT_TOOL } from './tools.js';
 
@@ -238,7 +239,7 @@ export function registerFleetApp(
       const row = operationRow(await client.call('operation_get', { operationId: id }, { signal }));
       if (row.status === 'DONE' || row.status === 'ERROR') {
         finished.set(id, row);
-        if (finished.size > 1000) finished.delete(finished.keys().next().value!);
+        trimOldest(finished, 1000);
       }
       return row;
     } catch (err) {

@@ -13,6 +13,7 @@ import {
 import { type OperationDef, rowOfOperationType } from '../api/operations.js';
 import type { Operation } from '../api/types.js';
 import { observe } from '../observe.js';
+import { trimOldest } from '../util.js';
 import { ResolveError } from './resolve.js';
 
 export function ok(data: Record<string, unknown>): CallToolResult {
@@ -105,7 +106,7 @@ export class OperationTracker {
   started(vmId: number | undefined, operationId: number, operationType: string | undefined): void {
     if (vmId === undefined) return;
     this.#byVm.set(vmId, { operationId, operationType });
-    if (this.#byVm.size > 1000) this.#byVm.delete(this.#byVm.keys().next().value!);
+    trimOldest(this.#byVm, 1000);
   }
   lastFor(vmId: number | undefined): { operationId: number; operationType: string | undefined } | undefined {
     return vmId === undefined ? undefined : this.#byVm.get(vmId);

@@ -20,6 +20,7 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { FlopsClient } from '../api/client.js';
 import { OPERATIONS_BY_TOOL, type OperationDef } from '../api/operations.js';
 import type { Operation } from '../api/types.js';
+import { trimOldest } from '../util.js';
 import { isFinished, suggestedPollMs } from './wait.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
@@ -255,8 +256,8 @@ export class OperationTaskStore {
   #keep(id: string, entry: FinishedTask | Reading): void {
     const known = OperationTaskStore.#known;
     known.delete(id);
-    if (known.size >= OperationTaskStore.FINISHED_KEPT) known.delete(known.keys().next().value!);
     known.set(id, entry);
+    trimOldest(known, OperationTaskStore.FINISHED_KEPT);
   }
 
   /** Nothing is ever asked during a task: responses are ignored (the id must still open). */
@@ -268,7 +269,7 @@ export class OperationTaskStore {
   cancel(taskId: unknown): void {
     this.seal.open(taskId, this.seal.binding(this.client));
     const cancelled = OperationTaskStore.#cancelled;
-    if (cancelled.size >= 10_000) cancelled.delete(cancelled.values().next().value!);
     cancelled.add(taskId as string);
+    trimOldest(cancelled, 10_000);
   }
 }
