@@ -115,7 +115,8 @@ export class PerRequestServing {
       return;
     }
     const { client, owns } = resolved;
-    if (!owns && isToolCall(body) && isJSONRPCRequest(body)) {
+    const toolCall = isToolCall(body);
+    if (!owns && toolCall && isJSONRPCRequest(body)) {
       const calls = await this.#callServer(client);
       // The server's own client is one for the process: the shared server was built with it.
       if (calls.client === client && calls.transport.accepts(req)) {
@@ -125,7 +126,7 @@ export class PerRequestServing {
     }
     let server: McpServer;
     try {
-      server = this.#o.serverFor(client, 'legacy', isToolCall(body));
+      server = this.#o.serverFor(client, 'legacy', toolCall);
     } catch (err) {
       if (owns) await client.close().catch(() => undefined);
       throw err;
