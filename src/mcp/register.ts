@@ -201,7 +201,7 @@ export function toolDefinition(spec: ToolSpec): Tool {
  * nothing on a read-only tool (the spec), so a read says `readOnlyHint: true` alone. Every tool's
  * hints read the same as all four spelled out, for 50 B a tool less in every prompt.
  */
-export function listedAnnotations(a: ToolAnnotations): Partial<ToolAnnotations> {
+function listedAnnotations(a: ToolAnnotations): Partial<ToolAnnotations> {
   if (a.readOnlyHint) return { readOnlyHint: true, ...(a.openWorldHint ? {} : { openWorldHint: false }) };
   return {
     destructiveHint: a.destructiveHint,
