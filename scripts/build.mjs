@@ -54,8 +54,32 @@ const lazyDependencies = {
       contents: 'export { default as en } from "./en.js";\n',
       loader: 'js',
     }));
+    // The SDK's JSON-RPC guards are zod safeParses run about ten times a call, most of them
+    // failing (zod then builds a whole error to say `false`): the bundle has the SDK call the same
+    // checks written out (src/mcp/jsonrpc-guards.ts; test/jsonrpc-guards.test.ts holds them equal).
+    b.onLoad({ filter: /[\\/]@modelcontextprotocol[\\/]server[\\/]dist[\\/]src-[^\\/]+\.mjs$/ }, (args) => {
+      let contents = readFileSync(args.path, 'utf8');
+      for (const guard of GUARDS) {
+        const original = `const ${guard} = (value) => ${guard.replace('is', '')}Schema.safeParse(value).success;`;
+        if (!contents.includes(original))
+          throw new Error(`${args.path}: no ${original} (the SDK changed: see src/mcp/jsonrpc-guards.ts)`);
+        contents = contents.replace(original, `const ${guard} = fastGuards.${guard};`);
+      }
+      return {
+        contents: `import * as fastGuards from ${JSON.stringify(guards)};\n${contents}`,
+        loader: 'js',
+      };
+    });
   },
 };
+
+const GUARDS = [
+  'isJSONRPCRequest',
+  'isJSONRPCNotification',
+  'isJSONRPCResultResponse',
+  'isJSONRPCErrorResponse',
+];
+const guards = join(root, 'src/mcp/jsonrpc-guards.ts');
 
 /**
  * Every tool's `tools/list` entry, computed now by the server's own code as tsc just emitted it
