@@ -12,13 +12,22 @@ const load = () => {
 export class Agent {
   #options;
   #real;
+  /** The real agent once created: requests go straight to it. */
+  #ready;
   constructor(options) {
     this.#options = options;
   }
   /** The real undici Agent, created on first use. */
   real() {
-    this.#real ??= load().then((undici) => new undici.Agent(this.#options));
+    this.#real ??= load().then((undici) => {
+      this.#ready = new undici.Agent(this.#options);
+      return this.#ready;
+    });
     return this.#real;
+  }
+  /** Dispatcher.request (the client sends origin and path through its agent). */
+  request(options) {
+    return this.#ready ? this.#ready.request(options) : this.real().then((agent) => agent.request(options));
   }
   async close() {
     if (this.#real) await (await this.#real).close();

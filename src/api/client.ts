@@ -9,7 +9,7 @@
  * takes the caller's AbortSignal.
  */
 import { createHmac } from 'node:crypto';
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { observe, type ProviderCallEnd } from '../observe.js';
 import { sleep } from '../util.js';
@@ -115,13 +115,16 @@ export class FlopsClient {
   }
   /** The base URL without user info, for spans. */
   readonly #publicBase: string;
+  /** The base URL's origin and path: a request goes out as origin and path (undici parses no URL). */
+  readonly #origin: string;
+  readonly #basePath: string;
+  readonly #headers: Record<string, string>;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
   readonly #timeoutMs: number;
   readonly #retries: number;
   readonly #retryBaseMs: number;
   readonly #retryMaxDelayMs: number;
-  readonly #userAgent: string;
   readonly #onAttempt: ((event: AttemptEvent) => void) | undefined;
   readonly #throttle: FlopsClientOptions['throttle'];
   readonly #schemas = new Map<string, z.ZodType<Record<string, unknown>>>();
@@ -132,6 +135,9 @@ export class FlopsClient {
     const base = options.baseUrl ?? DEFAULT_BASE_URL;
     this.baseUrl = base.endsWith('/') ? base : `${base}/`;
     this.#publicBase = withoutUserInfo(this.baseUrl);
+    const parsed = new URL(this.baseUrl);
+    this.#origin = parsed.origin;
+    this.#basePath = parsed.pathname;
     this.clientId = options.clientId;
     this.#apiKey = options.apiKey;
     this.#scope = options.scope;
@@ -139,7 +145,7 @@ export class FlopsClient {
     this.#retries = options.retries ?? 2;
     this.#retryBaseMs = options.retryBaseMs ?? 250;
     this.#retryMaxDelayMs = options.retryMaxDelayMs ?? 8_000;
-    this.#userAgent = options.userAgent ?? 'flops-mcp';
+    this.#headers = { accept: 'application/json', 'user-agent': options.userAgent ?? 'flops-mcp' };
     this.#onAttempt = options.onAttempt;
     this.#throttle = options.throttle;
     if (options.dispatcher) {
@@ -404,11 +410,12 @@ export class FlopsClient {
     const read = isRead(row);
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(url, {
+      response = await this.#dispatcher.request({
+        origin: this.#origin,
+        path: this.#basePath + url.slice(this.baseUrl.length),
         method: 'GET',
-        dispatcher: this.#dispatcher,
         signal,
-        headers: { accept: 'application/json', 'user-agent': this.#userAgent },
+        headers: this.#headers,
       });
     } catch (err) {
       if (signal.aborted) throw abortError(row, callerSignal, attempt, read);

@@ -240,10 +240,22 @@ export function toEpochMs(value: unknown): number | null {
   return null;
 }
 
+/** A spec's fields as entries, worked out once a spec (normalisation runs on every answer). */
+const ENTRIES = new WeakMap<Spec, [string, Spec[string]][]>();
+
+function entriesOf(spec: Spec): [string, Spec[string]][] {
+  let entries = ENTRIES.get(spec);
+  if (!entries) {
+    entries = Object.entries(spec);
+    ENTRIES.set(spec, entries);
+  }
+  return entries;
+}
+
 function normalizeWith(spec: Spec, value: unknown): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value ?? null;
   const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-  for (const [key, kind] of Object.entries(spec)) {
+  for (const [key, kind] of entriesOf(spec)) {
     const v = out[key];
     if (isScalar(kind)) out[key] = v ?? null;
     else if (kind === 'time') out[key] = toEpochMs(v);

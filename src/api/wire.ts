@@ -50,12 +50,23 @@ export function buildPath(row: OperationDef, params: Readonly<Record<string, unk
   });
 }
 
+const QUERY_NAMES = new WeakMap<OperationDef, readonly string[]>();
+
+/** A row's parameters that travel in the query (not in its path), worked out once a row. */
+function queryNames(row: OperationDef): readonly string[] {
+  let names = QUERY_NAMES.get(row);
+  if (!names) {
+    const inPath = new Set(pathParams(row.path));
+    names = Object.keys(row.params).filter((name) => !inPath.has(name));
+    QUERY_NAMES.set(row, names);
+  }
+  return names;
+}
+
 /** Query string for a row's parameters (path parameters excluded). Credentials are added by the caller. */
 export function encodeQuery(row: OperationDef, params: Readonly<Record<string, unknown>>): URLSearchParams {
-  const inPath = new Set(pathParams(row.path));
   const query = new URLSearchParams();
-  for (const name of Object.keys(row.params)) {
-    if (inPath.has(name)) continue;
+  for (const name of queryNames(row)) {
     const value = params[name];
     if (value === undefined || value === null) continue;
     if (Array.isArray(value)) {

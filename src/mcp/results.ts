@@ -16,8 +16,21 @@ import { observe } from '../observe.js';
 import { trimOldest } from '../util.js';
 import { ResolveError } from './resolve.js';
 
+/**
+ * A successful result: the data, and as text the same data as JSON. A 2026-07-28 call gets a
+ * summary as its text instead (register.ts forModel), so the JSON is written the first time the
+ * text is read, not before.
+ */
 export function ok(data: Record<string, unknown>): CallToolResult {
-  return { content: [{ type: 'text', text: JSON.stringify(data) }], structuredContent: data };
+  let json: string | undefined;
+  const text = {
+    type: 'text' as const,
+    get text(): string {
+      json ??= JSON.stringify(data);
+      return json;
+    },
+  };
+  return { content: [text], structuredContent: data };
 }
 
 /** A successful result with what the server decided for the agent (resolve.ts `notes`) added. */
