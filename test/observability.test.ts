@@ -344,4 +344,34 @@ describe('traces (OTLP/HTTP, JSON)', () => {
     expect(child.traceId).toBe(trace);
     await v2.close();
   });
+
+  it('stateless 2025: the traceparent header of a plain call is continued; without one a new trace starts', async () => {
+    const stateless = await httpSetup({ token: TOKEN, stateless: true });
+    try {
+      const post = (headers: Record<string, string>) =>
+        raw(stateless.url, {
+          headers: { ...bearer, 'mcp-protocol-version': '2025-11-25', ...headers },
+          body: {
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'tools/call',
+            params: { name: 'vm_get', arguments: { vmId: 85561 } },
+          },
+        });
+      const traced = await post({
+        traceparent: `00-${TRACE_ID}-${PARENT_ID}-01`,
+        tracestate: 'vendor=value',
+      });
+      expect(traced.status).toBe(200);
+      expect(traced.json()['result']).toBeDefined();
+      expect((await post({})).status).toBe(200);
+      await tracing.flush();
+      const tools = receiver.spans.filter((sp) => sp.name === 'tools/call vm_get');
+      expect(tools).toHaveLength(2);
+      expect(tools.filter((sp) => sp.traceId === TRACE_ID && sp.parentSpanId === PARENT_ID)).toHaveLength(1);
+      expect(tools.filter((sp) => sp.traceId !== TRACE_ID && sp.parentSpanId === undefined)).toHaveLength(1);
+    } finally {
+      await stateless.close();
+    }
+  });
 });

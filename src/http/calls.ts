@@ -110,7 +110,10 @@ export class CallTransport implements Transport {
         });
       }
     });
-    this.onmessage?.({ ...message, id: key }, { request: webRequest(req) });
+    // A handler reads the request's trace headers only (register.ts callExtra): a web Request,
+    // costly to build, is handed on when there are any.
+    const traced = req.headers.traceparent !== undefined || req.headers.tracestate !== undefined;
+    this.onmessage?.({ ...message, id: key }, traced ? { request: webRequest(req) } : undefined);
   }
 
   async send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
@@ -170,7 +173,7 @@ export class CallTransport implements Transport {
   }
 }
 
-/** The request as handlers see it (`ctx.http.req`: its headers, e.g. traceparent); no body. */
+/** The request as handlers see it (`ctx.http.req`: its headers, traceparent and tracestate); no body. */
 function webRequest(req: IncomingMessage): Request {
   const headers = webHeaders(req);
   return new Request(`http://${headers.get('host') ?? 'localhost'}${req.url ?? '/'}`, {
