@@ -171,7 +171,7 @@ export class SessionStore {
   }
 
   async #serve(s: Session, req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
-    const response = await s.transport.handleRequest(toWebRequest(req, res, body), { parsedBody: body });
+    const response = await s.transport.handleRequest(toWebRequest(req, res), { parsedBody: body });
     await sendWebResponse(res, response);
   }
 

@@ -92,7 +92,7 @@ export class PerRequestServing {
     // Not a credential: a handle that carries the request's client to the server factory.
     const authInfo: AuthInfo = { token: '', clientId: client.clientId, scopes: [] };
     this.#clients.set(authInfo, { client, toolCallOnly: isToolCall(body) });
-    const response = await this.#modern.fetch(toWebRequest(req, res, body), { authInfo, parsedBody: body });
+    const response = await this.#modern.fetch(toWebRequest(req, res), { authInfo, parsedBody: body });
     await sendWebResponse(res, response);
   }
 
@@ -147,7 +147,7 @@ export class PerRequestServing {
     this.#exchanges.add(end);
     res.once('close', () => void end());
     await server.connect(transport);
-    const response = await transport.handleRequest(toWebRequest(req, res, body), { parsedBody: body });
+    const response = await transport.handleRequest(toWebRequest(req, res), { parsedBody: body });
     await sendWebResponse(res, response);
   }
 

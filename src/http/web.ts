@@ -1,26 +1,24 @@
 /**
  * Between `node:http` and the web-standard `Request`/`Response` the SDK's HTTP transports speak.
- * The body has already been read and parsed by us (size limit, JSON): it is handed on as
- * `parsedBody`, and the Request carries it again only for the SDK's own classification.
+ * The body has already been read and parsed by us (size limit, JSON) and is handed to the SDK as
+ * `parsedBody`, which it then never reads from the Request: the Request carries no body.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
- * A web Request for a node request. Its signal aborts when the client goes away before the
- * response is finished: a dropped connection cancels the call it carried.
+ * A web Request for a node request (its method, URL and headers). Its signal aborts when the
+ * client goes away before the response is finished: a dropped connection cancels the call it carried.
  */
-export function toWebRequest(req: IncomingMessage, res: ServerResponse, body: unknown): Request {
+export function toWebRequest(req: IncomingMessage, res: ServerResponse): Request {
   const headers = webHeaders(req);
   const aborter = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) aborter.abort();
   });
-  const hasBody = req.method === 'POST' && body !== undefined;
   return new Request(`http://${headers.get('host') ?? 'localhost'}${req.url ?? '/'}`, {
     method: req.method ?? 'GET',
     headers,
     signal: aborter.signal,
-    ...(hasBody ? { body: JSON.stringify(body) } : {}),
   });
 }
 
@@ -35,17 +33,23 @@ export function webHeaders(req: IncomingMessage): Headers {
   return headers;
 }
 
-/** Write a web Response to a node response, streaming its body (SSE) until either side ends. */
+/**
+ * Write a web Response to a node response: a body of one piece (JSON) in one write with its
+ * headers, an event stream (SSE) as it comes until either side ends.
+ */
 export async function sendWebResponse(res: ServerResponse, response: Response): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     headers[name] = value;
   });
-  res.writeHead(response.status, headers);
-  if (!response.body) {
-    res.end();
+  if (!response.body || !/^text\/event-stream\b/i.test(response.headers.get('content-type') ?? '')) {
+    const body = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
+    if (body && !('content-length' in headers)) headers['content-length'] = String(body.length);
+    res.writeHead(response.status, headers);
+    res.end(body);
     return;
   }
+  res.writeHead(response.status, headers);
   res.flushHeaders();
   const reader = response.body.getReader();
   const stop = () => void reader.cancel().catch(() => undefined);
