@@ -1400,7 +1400,7 @@ async function main(): Promise<void> {
   }
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
   if (only) {
-    // One section alone, printed and never recorded: `--only throughput`, `--only rss` or `--only memory`.
+    // One section alone, printed and never recorded: `--only throughput`, `rss`, `memory` or `tasks`.
     await section(only);
     return;
   }
@@ -1468,7 +1468,7 @@ function sdkFloorIn(dir: string): string {
   return join(dir, 'sdk-server.js');
 }
 
-/** `--only throughput|rss|memory`: one section of the report, measured as in a full run. */
+/** `--only throughput|rss|memory|tasks`: one section of the report, measured as in a full run. */
 async function section(name: string): Promise<void> {
   const sandbox = await startSandboxProcess();
   const floorDir = mkdtempSync(join(os.tmpdir(), 'flops-bench-'));
@@ -1494,7 +1494,12 @@ async function section(name: string): Promise<void> {
       process.stdout.write(
         `start ${fmt(m.startMb.median)} MB; curve ${m.curve.map((p) => fmt(p.rssMb.median, 0)).join(' → ')} MB; 20,000: ${fmt(m.after2Mb.median, 0)} MB; live heap ${fmt(m.liveHeapAfterMb.median, 2)} → ${fmt(m.liveHeapAfter2Mb.median, 2)} MB\n`,
       );
-    } else throw new Error(`--only: no section ${name} (throughput, rss, memory)`);
+    } else if (name === 'tasks') {
+      const t = await measureTasks();
+      process.stdout.write(
+        `as tasks ${t.asTasks.requests} requests (${t.asTasks.gets} gets, ${fmt(t.asTasks.seconds)} s); waiter ${t.waiter.requests} (${fmt(t.waiter.seconds)} s)\n`,
+      );
+    } else throw new Error(`--only: no section ${name} (throughput, rss, memory, tasks)`);
   } finally {
     await sandbox.stop();
     rmSync(floorDir, { recursive: true, force: true });

@@ -15,7 +15,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { messagesOf } from '../bench/lib.js';
 import { FlopsClient } from '../src/api/client.js';
-import { TASK_TTL_MS, TASKS_EXTENSION, TaskSeal } from '../src/mcp/tasks.js';
+import { OperationTaskStore, TASK_TTL_MS, TASKS_EXTENSION, TaskSeal } from '../src/mcp/tasks.js';
 import { modernHarness, readAudit } from './helpers.js';
 import { cleanEnv, cli } from './process-helpers.js';
 
@@ -314,6 +314,89 @@ describe('tasks over HTTP with the official requester', () => {
     expect(declined['result']).toMatchObject({ resultType: 'complete', isError: true });
     expect(h.sandbox.requests.count('vm_reset')).toBe(before);
   });
+});
+
+describe('many tasks finishing at once', () => {
+  it('all complete at one provider read a get, with more of them than the read-backs kept at once', async () => {
+    // More tasks than the process keeps read-backs for: pushing one out for another would start
+    // that one again from the operation, and at this many none would ever complete.
+    const n = OperationTaskStore.READING_KEPT + 100;
+    const { startSandbox } = await import('../src/sandbox/index.js');
+    const sandbox = await startSandbox({ port: 0, timeScale: 0, vmQuota: n + 50 });
+    const client = new FlopsClient({
+      baseUrl: sandbox.url,
+      clientId: sandbox.clientId,
+      apiKey: sandbox.apiKey,
+    });
+    try {
+      const installed: { operationId: number; vmId: number }[] = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (next++ < n) {
+            installed.push(
+              await client.call('vm_install', {
+                tenantId: 10081,
+                distributionId: 233,
+                tariffId: 1,
+                ipCount: 0,
+                password: 'Many-tasks-9',
+              }),
+            );
+          }
+        }),
+      );
+      // The result of a finished install: the new VM, read back (one read, as register.ts's own).
+      const store = new OperationTaskStore(
+        new TaskSeal(randomBytes(32)),
+        client,
+        (_row, operation, vmId) => ({
+          reads: [
+            async (out) => {
+              out['vm'] = await client.call('vm_get', { vmId: vmId! });
+            },
+          ],
+          result: (out) => ({ content: [], structuredContent: { status: operation.status, vm: out['vm'] } }),
+        }),
+      );
+      const tasks = installed.map((op) =>
+        store.create({ operationId: op.operationId, tool: 'vm_install', vmId: op.vmId }, 'VM_INSTALL'),
+      );
+      // Every operation has ended (time scale 0): the gets go round the tasks, one get each a round.
+      let open = tasks.map((t) => t.taskId);
+      let last: string | undefined;
+      const rounds: { gets: number; reads: number; waiting: number }[] = [];
+      while (open.length > 0 && rounds.length < 6) {
+        const before = sandbox.requests.count();
+        const states = [];
+        for (const taskId of open) states.push(await store.get(taskId));
+        rounds.push({
+          gets: open.length,
+          reads: sandbox.requests.count() - before,
+          waiting: states.filter((st) => st.status === 'working' && st.pollIntervalMs === 250).length,
+        });
+        open = states.filter((st) => st.status !== 'completed').map((st) => st.taskId);
+        last = states.at(-1)?.taskId;
+      }
+      // Round 1 reads each operation and keeps as many read-backs as there are places (other tests
+      // of this process may hold a few): the rest wait; round 2 completes those kept and keeps the
+      // rest, which round 3 completes.
+      expect(open).toEqual([]);
+      const waited = rounds[0]!.waiting;
+      expect(waited).toBeGreaterThanOrEqual(100);
+      expect(rounds.map((r) => r.gets)).toEqual([n, n, waited]);
+      expect(rounds.map((r) => r.waiting)).toEqual([waited, 0, 0]);
+      expect(rounds.every((r) => r.reads === r.gets)).toBe(true);
+      // The last to complete is answered again from the process's memory, without a read.
+      const requests = sandbox.requests.count();
+      const done = await store.get(last);
+      expect(done).toMatchObject({ status: 'completed', result: { structuredContent: { status: 'DONE' } } });
+      expect(sandbox.requests.count()).toBe(requests);
+    } finally {
+      await client.close();
+      await sandbox.close();
+    }
+  }, 120_000);
 });
 
 describe('tasks over stdio (the built bin)', () => {

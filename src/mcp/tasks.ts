@@ -129,14 +129,19 @@ export type FinishingOf = (row: OperationDef, operation: Operation, vmId: number
 
 /** A task whose operation ended, its result being read back one get at a time. */
 interface Reading {
-  status: 'reading';
   operation: Operation;
   out: Record<string, unknown>;
   next: number;
+  /** When a get last took a step of it (ms). */
+  touched: number;
 }
 
 /** The poll interval while a finished operation's result is read back: at once (clients floor it). */
 const READING_POLL_MS = 10;
+/** The poll interval of a finished task waiting for a place to read its result back (see #reading). */
+const READING_WAIT_MS = 250;
+/** A read-back no get came back for in this long is abandoned: its place may go to another. */
+const READING_STALE_MS = 60_000;
 
 /**
  * The TaskStore seam over the provider's operations. `create` seals a task for an operation the
@@ -148,15 +153,26 @@ export class OperationTaskStore {
   /** Cancel requests seen by this process, to say so in the status (best effort, bounded). */
   static readonly #cancelled = new Set<string>();
   /**
-   * Tasks this process saw finish, by task id: the result being read back, or the whole result. A
-   * finished operation never changes, so a later `tasks/get` of it is answered from here without a
-   * provider read. The id is still opened first with the caller's credentials (a holder of other
-   * credentials, an altered or an expired id gets nothing from here either). Bounded: the oldest
-   * entry goes first. Another replica, or an entry pushed out, starts again from the operation.
+   * Tasks this process saw finish, by task id, with their whole result. A finished operation never
+   * changes, so a later `tasks/get` of it is answered from here without a provider read. The id is
+   * still opened first with the caller's credentials (a holder of other credentials, an altered or
+   * an expired id gets nothing from here either). Bounded: the oldest entry goes first. Another
+   * replica, or an entry pushed out, starts again from the operation.
    */
-  static readonly #known = new Map<string, FinishedTask | Reading>();
-  /** Entries kept in #known (a result holds an operation and a VM, a few kB). */
+  static readonly #finished = new Map<string, FinishedTask>();
+  /** Entries kept in #finished (a result holds an operation and a VM, a few kB). */
   static readonly FINISHED_KEPT = 500;
+  /**
+   * Results being read back, by task id, oldest step first. A read-back in progress is never pushed
+   * out for another: with more tasks finishing at once than there is room for, each one pushed out
+   * would start again from the operation and push out the next, and none would ever complete (every
+   * get a provider read). When it is full, a newly finished task waits for a place (its gets read
+   * the operation until one is free), and only a read-back no get came back for in a minute gives
+   * up its place.
+   */
+  static readonly #reading = new Map<string, Reading>();
+  /** Read-backs in progress at once in this process. */
+  static readonly READING_KEPT = 2_000;
 
   constructor(
     private readonly seal: TaskSeal,
@@ -189,8 +205,9 @@ export class OperationTaskStore {
   async get(taskId: unknown, signal?: AbortSignal): Promise<FinishedTask> {
     const ref = this.seal.open(taskId, this.seal.binding(this.client));
     const id = taskId as string;
-    const known = OperationTaskStore.#known.get(id);
-    if (known && known.status !== 'reading') return known;
+    const finished = OperationTaskStore.#finished.get(id);
+    if (finished) return finished;
+    const known = OperationTaskStore.#reading.get(id);
     const row = OPERATIONS_BY_TOOL.get(ref.tool);
     const now = this.now();
     const base = {
@@ -218,7 +235,7 @@ export class OperationTaskStore {
       };
     }
     const finishing = this.finishing(row, operation, ref.vmId);
-    const reading: Reading = known ?? { status: 'reading', operation, out: {}, next: 0 };
+    const reading: Reading = known ?? { operation, out: {}, next: 0, touched: now };
     let failure: Error | undefined;
     if (known) {
       // This get's one read: the next thing the operation produced.
@@ -233,12 +250,12 @@ export class OperationTaskStore {
       }
     }
     if (!failure && reading.next < finishing.reads.length) {
-      this.#keep(id, reading);
+      const kept = this.#keepReading(id, reading, now);
       return {
         ...base,
         status: 'working',
         statusMessage: `Operation ${ref.operationId} (${type}) ended ${operation.status}; reading back what it produced.`,
-        pollIntervalMs: READING_POLL_MS,
+        pollIntervalMs: kept ? READING_POLL_MS : READING_WAIT_MS,
       };
     }
     const done: FinishedTask = {
@@ -247,17 +264,31 @@ export class OperationTaskStore {
       statusMessage: `Operation ${ref.operationId} (${type}) ended ${operation.status}.`,
       result: finishing.result(reading.out, failure),
     };
+    OperationTaskStore.#reading.delete(id);
     // A result whose read-back failed (a note instead of the VM) is read again next time.
-    if (failure) OperationTaskStore.#known.delete(id);
-    else this.#keep(id, done);
+    if (!failure) {
+      const kept = OperationTaskStore.#finished;
+      kept.set(id, done);
+      trimOldest(kept, OperationTaskStore.FINISHED_KEPT);
+    }
     return done;
   }
 
-  #keep(id: string, entry: FinishedTask | Reading): void {
-    const known = OperationTaskStore.#known;
-    known.delete(id);
-    known.set(id, entry);
-    trimOldest(known, OperationTaskStore.FINISHED_KEPT);
+  /** Keep a read-back for the task's next get, if there is a place for it (see #reading). */
+  #keepReading(id: string, reading: Reading, now: number): boolean {
+    const kept = OperationTaskStore.#reading;
+    if (!kept.has(id) && kept.size >= OperationTaskStore.READING_KEPT) {
+      // Oldest step first: give up the read-backs abandoned for a minute, and no other.
+      for (const [other, r] of kept) {
+        if (now - r.touched < READING_STALE_MS) break;
+        kept.delete(other);
+      }
+      if (kept.size >= OperationTaskStore.READING_KEPT) return false;
+    }
+    reading.touched = now;
+    kept.delete(id);
+    kept.set(id, reading);
+    return true;
   }
 
   /** Nothing is ever asked during a task: responses are ignored (the id must still open). */
