@@ -3,7 +3,11 @@
  * which hashes and compares tokens; stdio never does, and loading node:crypto costs about 3 ms of
  * every start. Loaded on the first call instead.
  */
-const crypto = () => require('node:crypto');
+let loaded;
+const crypto = () => {
+  loaded ??= require('node:crypto');
+  return loaded;
+};
 
 export const createHash = (...args) => crypto().createHash(...args);
 export const randomUUID = (...args) => crypto().randomUUID(...args);

@@ -283,9 +283,16 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
 
   const bus = o.bus ?? new ReplicaEventBus();
   /** Resource updates are tagged with the provider account of the client that made them. */
+  // Made for every server (one a stateless request): the tag is a hash, kept for the client's life.
+  const publishers = new WeakMap<FlopsClient, (uri: string) => void>();
   const publisher = (client: FlopsClient) => {
-    const account = accountTag(client.clientId);
-    return (uri: string) => bus.publish({ kind: 'resource_updated', uri, account });
+    let publish = publishers.get(client);
+    if (!publish) {
+      const account = accountTag(client.clientId);
+      publish = (uri: string) => bus.publish({ kind: 'resource_updated', uri, account });
+      publishers.set(client, publish);
+    }
+    return publish;
   };
   const perRequest = new PerRequestServing({
     log,

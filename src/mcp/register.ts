@@ -861,9 +861,12 @@ function taskStore(ctx: ToolContext, seal: TaskSeal): OperationTaskStore {
  * tasks/get, tasks/update and tasks/cancel (2026-07-28, Tasks extension). An id that does not open
  * (other credentials, altered, expired) is unknown: -32602, and nothing is read.
  */
+/** The params of tasks/get, tasks/update and tasks/cancel (built once: a server is built for every stateless request). */
+const TASK_PARAMS = z.looseObject({ taskId: z.string() });
+
 function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): void {
   server.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } });
-  const params = z.looseObject({ taskId: z.string() });
+  const params = TASK_PARAMS;
   const unknown =
     (method: string) =>
     (err: unknown): never => {
