@@ -43,7 +43,14 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
     headers[name] = value;
   });
   if (!response.body || !/^text\/event-stream\b/i.test(response.headers.get('content-type') ?? '')) {
-    const body = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
+    let body: Buffer | undefined;
+    try {
+      body = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
+    } catch (err) {
+      // The client went away (its call was cancelled): nothing more to send. Otherwise a failure.
+      if (res.destroyed) return;
+      throw err;
+    }
     if (body && !('content-length' in headers)) headers['content-length'] = String(body.length);
     res.writeHead(response.status, headers);
     res.end(body);
