@@ -113,7 +113,7 @@ export class FlopsClient {
   credentialsDigest(key: Uint8Array): Buffer {
     return createHmac('sha256', key).update(`flops credentials\0${this.clientId}\0${this.#apiKey}`).digest();
   }
-  /** The base URL without user info, for spans. */
+  /** The base URL without user info or query, for spans. */
   readonly #publicBase: string;
   /** The base URL's origin and path: a request goes out as origin and path (undici parses no URL). */
   readonly #origin: string;
@@ -134,10 +134,10 @@ export class FlopsClient {
     if (!options.clientId || !options.apiKey) throw new Error('FlopsClient needs clientId and apiKey');
     const base = options.baseUrl ?? DEFAULT_BASE_URL;
     this.baseUrl = base.endsWith('/') ? base : `${base}/`;
-    this.#publicBase = withoutUserInfo(this.baseUrl);
     const parsed = new URL(this.baseUrl);
     this.#origin = parsed.origin;
     this.#basePath = parsed.pathname;
+    this.#publicBase = this.#origin + this.#basePath;
     this.clientId = options.clientId;
     this.#apiKey = options.apiKey;
     this.#scope = options.scope;
@@ -174,8 +174,8 @@ export class FlopsClient {
     const row = getOperation(tool);
     const valid = this.validate(row, params as Record<string, unknown>);
     if (this.#scope) await this.#inScope(row, valid, options);
-    const url = this.#url(row, valid);
-    const result = await this.#send(row, url, options);
+    const target = this.#target(row, valid);
+    const result = await this.#send(row, target, options);
     return (this.#scope ? this.#scoped(tool, result) : result) as ResultOf<T>;
   }
 
@@ -214,7 +214,7 @@ export class FlopsClient {
       if (scope.vms && !scope.vms.includes(vmId)) throw notFound(`VM ${vmId}`);
       if (scope.tenants) {
         const vmRow = getOperation('vm_get');
-        const vm = (await this.#send(vmRow, this.#url(vmRow, { vmId }), options)) as {
+        const vm = (await this.#send(vmRow, this.#target(vmRow, { vmId }), options)) as {
           tenantId: number | null;
         };
         if (vm.tenantId === null || !scope.tenants.includes(vm.tenantId)) throw notFound(`VM ${vmId}`);
@@ -279,34 +279,35 @@ export class FlopsClient {
     await this.#closing;
   }
 
-  #url(row: OperationDef, params: Record<string, unknown>): string {
+  /** A request's target below the base URL: the method's path and its query (credentials in it). */
+  #target(row: OperationDef, params: Record<string, unknown>): string {
     const query = encodeQuery(row, params);
     query.append('clientId', this.clientId);
     query.append('apiKey', this.#apiKey);
-    return `${this.baseUrl}${buildPath(row, params)}?${query.toString()}`;
+    return `${buildPath(row, params)}?${query.toString()}`;
   }
 
   /**
    * Send with the call's deadline and parse the envelope; reads retried, writes once. A 200 whose
    * body is not an envelope (a proxy's page, a cut or garbled body) is retried like a 5xx.
    */
-  #send(row: OperationDef, url: string, options: CallOptions): Promise<unknown> {
+  #send(row: OperationDef, target: string, options: CallOptions): Promise<unknown> {
     // Observed (metrics, a span) when observability is on: the URL without its query string, which
     // carries the credentials and the parameters (passwords among them).
     return observe.providerCall(
       () => ({
         method: row.tool,
         read: isRead(row),
-        url: this.#publicBase + url.slice(this.baseUrl.length, url.indexOf('?')),
+        url: this.#publicBase + target.slice(0, target.indexOf('?')),
         template: this.#publicBase + row.path,
       }),
-      (finish) => this.#sendTimed(row, url, options, finish),
+      (finish) => this.#sendTimed(row, target, options, finish),
     );
   }
 
   async #sendTimed(
     row: OperationDef,
-    url: string,
+    target: string,
     options: CallOptions,
     finish: ((end: ProviderCallEnd) => void) | undefined,
   ): Promise<unknown> {
@@ -321,7 +322,7 @@ export class FlopsClient {
     if (caller?.aborted) controller.abort();
     else caller?.addEventListener('abort', onCallerAbort, { once: true });
     try {
-      return await this.#sendWithin(row, url, options, controller.signal, Date.now() + timeoutMs, finish);
+      return await this.#sendWithin(row, target, options, controller.signal, Date.now() + timeoutMs, finish);
     } finally {
       clearTimeout(timer);
       caller?.removeEventListener('abort', onCallerAbort);
@@ -330,7 +331,7 @@ export class FlopsClient {
 
   async #sendWithin(
     row: OperationDef,
-    url: string,
+    target: string,
     options: CallOptions,
     signal: AbortSignal,
     deadline: number,
@@ -358,7 +359,7 @@ export class FlopsClient {
           if (signal.aborted) throw abortError(row, options.signal, attempt, isRead(row));
           if (wait !== undefined) throw throttledError(row, wait, attempt);
         }
-        const raw = await this.#attempt(row, url, signal, options.signal, attempt);
+        const raw = await this.#attempt(row, target, signal, options.signal, attempt);
         const retryable = raw.status === 429 || raw.status >= 500;
         if (raw.status === 200 || !retryable || attempt >= maxAttempts) {
           if (raw.status !== 200) throw httpError(row, raw, attempt, isRead(row));
@@ -402,7 +403,7 @@ export class FlopsClient {
 
   async #attempt(
     row: OperationDef,
-    url: string,
+    target: string,
     signal: AbortSignal,
     callerSignal: AbortSignal | undefined,
     attempt: number,
@@ -412,7 +413,7 @@ export class FlopsClient {
     try {
       response = await this.#dispatcher.request({
         origin: this.#origin,
-        path: this.#basePath + url.slice(this.baseUrl.length),
+        path: this.#basePath + target,
         method: 'GET',
         signal,
         headers: this.#headers,
@@ -455,18 +456,6 @@ export class FlopsClient {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-function withoutUserInfo(base: string): string {
-  try {
-    const url = new URL(base);
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    return url.href;
-  } catch {
-    return 'invalid-base-url/';
-  }
-}
 
 /** undici's errors for a pool that was closed or destroyed: retrying cannot help. */
 const CLOSED_POOL = new Set(['UND_ERR_DESTROYED', 'UND_ERR_CLOSED']);
