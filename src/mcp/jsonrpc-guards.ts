@@ -12,11 +12,9 @@
  * guards over a corpus of well-formed and malformed messages.
  */
 
-type Obj = Record<string, unknown>;
+import { isRecord } from '../util.js';
 
-/** zod's object check: an object, not null, not an array. */
-const isObject = (value: unknown): value is Obj =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+type Obj = Record<string, unknown>;
 
 /** `z.string()` or `z.number().int()` (a safe integer). */
 const isIdLike = (value: unknown): boolean => typeof value === 'string' || Number.isSafeInteger(value);
@@ -32,14 +30,14 @@ const RELATED_TASK = 'io.modelcontextprotocol/related-task';
 /** RequestSchema's and NotificationSchema's `params`: optional, loose, its `_meta` RequestMetaSchema. */
 function paramsOk(params: unknown): boolean {
   if (params === undefined) return true;
-  if (!isObject(params)) return false;
+  if (!isRecord(params)) return false;
   const meta = params['_meta'];
   if (meta === undefined) return true;
-  if (!isObject(meta)) return false;
+  if (!isRecord(meta)) return false;
   const token = meta['progressToken'];
   if (token !== undefined && !isIdLike(token)) return false;
   const related = meta[RELATED_TASK];
-  return related === undefined || (isObject(related) && typeof related['taskId'] === 'string');
+  return related === undefined || (isRecord(related) && typeof related['taskId'] === 'string');
 }
 
 const REQUEST_KEYS = ['jsonrpc', 'id', 'method', 'params'] as const;
@@ -49,7 +47,7 @@ const ERROR_KEYS = ['jsonrpc', 'id', 'error'] as const;
 
 export function isJSONRPCRequest(value: unknown): boolean {
   return (
-    isObject(value) &&
+    isRecord(value) &&
     value['jsonrpc'] === '2.0' &&
     isIdLike(value['id']) &&
     typeof value['method'] === 'string' &&
@@ -60,7 +58,7 @@ export function isJSONRPCRequest(value: unknown): boolean {
 
 export function isJSONRPCNotification(value: unknown): boolean {
   return (
-    isObject(value) &&
+    isRecord(value) &&
     value['jsonrpc'] === '2.0' &&
     typeof value['method'] === 'string' &&
     paramsOk(value['params']) &&
@@ -69,22 +67,22 @@ export function isJSONRPCNotification(value: unknown): boolean {
 }
 
 export function isJSONRPCResultResponse(value: unknown): boolean {
-  if (!isObject(value) || value['jsonrpc'] !== '2.0' || !isIdLike(value['id'])) return false;
+  if (!isRecord(value) || value['jsonrpc'] !== '2.0' || !isIdLike(value['id'])) return false;
   const result = value['result'];
   // ResultSchema: a loose object whose `_meta` (if any) is a loose object; its serverInfo is
   // parsed with `.catch(undefined)`, so nothing inside `_meta` can fail it.
-  if (!isObject(result)) return false;
+  if (!isRecord(result)) return false;
   const meta = result['_meta'];
-  return (meta === undefined || isObject(meta)) && onlyKeys(value, RESULT_KEYS);
+  return (meta === undefined || isRecord(meta)) && onlyKeys(value, RESULT_KEYS);
 }
 
 export function isJSONRPCErrorResponse(value: unknown): boolean {
-  if (!isObject(value) || value['jsonrpc'] !== '2.0') return false;
+  if (!isRecord(value) || value['jsonrpc'] !== '2.0') return false;
   const id = value['id'];
   if (id !== undefined && !isIdLike(id)) return false;
   const error = value['error'];
   return (
-    isObject(error) &&
+    isRecord(error) &&
     Number.isSafeInteger(error['code']) &&
     typeof error['message'] === 'string' &&
     onlyKeys(value, ERROR_KEYS)
