@@ -26,7 +26,7 @@ import type {
   RequestId,
   Transport,
 } from '@modelcontextprotocol/server';
-import { webHeaders } from './web.js';
+import { toWebRequest } from './web.js';
 
 interface Exchange {
   /** The client's id of the request. */
@@ -113,7 +113,7 @@ export class CallTransport implements Transport {
     // A handler reads the request's trace headers only (register.ts callExtra): a web Request,
     // costly to build, is handed on when there are any.
     const traced = req.headers.traceparent !== undefined || req.headers.tracestate !== undefined;
-    this.onmessage?.({ ...message, id: key }, traced ? { request: webRequest(req) } : undefined);
+    this.onmessage?.({ ...message, id: key }, traced ? { request: toWebRequest(req, res) } : undefined);
   }
 
   async send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
@@ -171,13 +171,4 @@ export class CallTransport implements Transport {
     this.#closed = true;
     this.onclose?.();
   }
-}
-
-/** The request as handlers see it (`ctx.http.req`: its headers, traceparent and tracestate); no body. */
-function webRequest(req: IncomingMessage): Request {
-  const headers = webHeaders(req);
-  return new Request(`http://${headers.get('host') ?? 'localhost'}${req.url ?? '/'}`, {
-    method: 'POST',
-    headers,
-  });
 }
