@@ -42,7 +42,9 @@ export function passwordProblem(value: string): string | undefined {
   return undefined;
 }
 
-const id = (what: string) => z.number().int().positive().describe(what);
+/** A provider id (a positive integer); `id(what)` says which. */
+export const anId = z.number().int().positive();
+const id = (what: string) => anId.describe(what);
 
 export const fields = {
   vmId: id('VM id (vm_list)'),

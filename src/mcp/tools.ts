@@ -5,7 +5,7 @@
  * tools. Annotations come from the row's profile.
  */
 import { z } from 'zod';
-import { fields } from '../api/fields.js';
+import { anId, fields } from '../api/fields.js';
 import {
   isAsync,
   OPERATIONS,
@@ -59,11 +59,11 @@ const safetySnapshotField = z.boolean().optional().describe('Snapshot the VM fir
 function inputShape(row: OperationDef): z.ZodRawShape {
   const shape: Record<string, z.ZodType> = { ...(row.params as Record<string, z.ZodType>) };
   // The plain VM id: its name says what it is, and the instructions where ids come from (on 22 tools).
-  if (shape['vmId'] === fields.vmId) shape['vmId'] = z.number().int().positive();
+  if (shape['vmId'] === fields.vmId) shape['vmId'] = anId;
   if ('tenantId' in shape) {
     // A VM's or a key's own project is the default (the instructions say so); elsewhere it is not
     // to be guessed.
-    const tenantId = z.number().int().positive().optional();
+    const tenantId = anId.optional();
     shape['tenantId'] =
       'vmId' in shape || 'keyId' in shape
         ? tenantId
