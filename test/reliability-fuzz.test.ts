@@ -16,6 +16,7 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { type FieldIssue, validationIssues } from '../src/api/operations.js';
 import { nameArgIssues } from '../src/mcp/resolve.js';
 import { buildToolSpecs, type ToolSpec } from '../src/mcp/tools.js';
@@ -75,7 +76,6 @@ interface PropSchema {
 }
 
 const KB100 = 100 * 1024;
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const UNICODE = [
   '😀🚀',
   '👩‍👩‍👧‍👦',
@@ -178,8 +178,8 @@ function stringArbs(
 ): { valid: fc.Arbitrary<unknown>; bad: fc.Arbitrary<unknown> } {
   const min = p.minLength ?? 0;
   const max = p.maxLength ?? Number.POSITIVE_INFINITY;
-  // An address is listed as `format: ipv4` alone (register.ts, compactSchema).
-  const pattern = p.pattern ? new RegExp(p.pattern, 'u') : p.format === 'ipv4' ? IPV4 : undefined;
+  // An address is listed as `format: ipv4` alone (register.ts, compactSchema): zod's own regex.
+  const pattern = p.pattern ? new RegExp(p.pattern, 'u') : p.format === 'ipv4' ? z.regexes.ipv4 : undefined;
   const fits = (s: string) => s.length >= min && s.length <= max && (!pattern || pattern.test(s));
   let valid: fc.Arbitrary<string>;
   if (p.format === 'ipv4') valid = fc.ipV4();
