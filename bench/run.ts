@@ -1470,6 +1470,14 @@ function sdkFloorIn(dir: string): string {
 
 /** `--only throughput|rss|memory|tasks`: one section of the report, measured as in a full run. */
 async function section(name: string): Promise<void> {
+  if (name === 'tasks') {
+    // Its own in-process sandbox and server.
+    const t = await measureTasks();
+    process.stdout.write(
+      `as tasks ${t.asTasks.requests} requests (${t.asTasks.gets} gets, ${fmt(t.asTasks.seconds)} s); waiter ${t.waiter.requests} (${fmt(t.waiter.seconds)} s)\n`,
+    );
+    return;
+  }
   const sandbox = await startSandboxProcess();
   const floorDir = mkdtempSync(join(os.tmpdir(), 'flops-bench-'));
   try {
@@ -1493,11 +1501,6 @@ async function section(name: string): Promise<void> {
       const m = await measureMemory(sandbox, sdkFloorIn(floorDir));
       process.stdout.write(
         `start ${fmt(m.startMb.median)} MB; curve ${m.curve.map((p) => fmt(p.rssMb.median, 0)).join(' → ')} MB; 20,000: ${fmt(m.after2Mb.median, 0)} MB; live heap ${fmt(m.liveHeapAfterMb.median, 2)} → ${fmt(m.liveHeapAfter2Mb.median, 2)} MB\n`,
-      );
-    } else if (name === 'tasks') {
-      const t = await measureTasks();
-      process.stdout.write(
-        `as tasks ${t.asTasks.requests} requests (${t.asTasks.gets} gets, ${fmt(t.asTasks.seconds)} s); waiter ${t.waiter.requests} (${fmt(t.waiter.seconds)} s)\n`,
       );
     } else throw new Error(`--only: no section ${name} (throughput, rss, memory, tasks)`);
   } finally {
