@@ -430,18 +430,28 @@ async function measurePerCall(sandbox: SandboxProcess) {
 
 type Connection = 'stdio 2025' | 'stdio 2026-07-28' | 'HTTP stateless' | 'HTTP stateless, plain client';
 
-/** A connection to a flops-mcp process and a vm_get through it. */
+/** What serves a connection: flops-mcp, or the floor, a bare relay with no MCP library (bench/bare-relay.mjs). */
+type Program = 'flops-mcp' | 'bare relay';
+const bareRelay = `${root}bench/bare-relay.mjs`;
+
+/** A connection to a flops-mcp (or bare relay) process and a vm_get through it. */
 async function connect(
   sandbox: SandboxProcess,
   kind: Connection,
+  program: Program = 'flops-mcp',
 ): Promise<{ call: () => Promise<void>; pid: number | undefined; close: () => Promise<void> }> {
   const env = serverEnv(sandbox);
+  const stdioArgs = [program === 'flops-mcp' ? cli : bareRelay];
   const check = (r: object) => {
     if ('isError' in r && r.isError) throw new Error(JSON.stringify(r));
   };
   if (kind === 'stdio 2025') {
     const client = new Client({ name: 'bench', version: '1' });
-    const transport = new StdioClientTransport({ command: process.execPath, args: [cli], env: env as never });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: stdioArgs,
+      env: env as never,
+    });
     await client.connect(transport);
     return {
       call: async () => check(await client.callTool({ name: 'vm_get', arguments: { vmId: VM_ID } })),
@@ -455,7 +465,7 @@ async function connect(
     const client = new V2Client({ name: 'bench', version: '1' }, { versionNegotiation: { mode: 'auto' } });
     const transport = new V2StdioClientTransport({
       command: process.execPath,
-      args: [cli],
+      args: stdioArgs,
       env: env as Record<string, string>,
     });
     await client.connect(transport);
@@ -468,7 +478,7 @@ async function connect(
   }
   // `flops-mcp --http --stateless`: a server per request, as behind a load balancer.
   const http = await spawnUntil(
-    [cli, '--http', '--stateless', '--port', '0'],
+    program === 'flops-mcp' ? [cli, '--http', '--stateless', '--port', '0'] : [bareRelay, '--http'],
     env,
     /listening on (http:\/\/\S+)/,
   );
@@ -528,17 +538,23 @@ async function measureThroughput(sandbox: SandboxProcess) {
   };
   await throughput(64, RUNS.throughputWarmupMs, raw);
   const rows = [];
-  const plan: [Connection, number[]][] = [
-    ['stdio 2025', [1, 16, 64]],
-    ['stdio 2026-07-28', [64]],
-    ['HTTP stateless', [64]],
-    ['HTTP stateless, plain client', [64]],
+  // Each connection at concurrency 64 is also measured with the floor, a bare relay in place of
+  // flops-mcp: what any Node server reaches on this machine with the same client and sandbox.
+  const plan: [Connection, number[], Program][] = [
+    ['stdio 2025', [1, 16, 64], 'flops-mcp'],
+    ['stdio 2025', [64], 'bare relay'],
+    ['stdio 2026-07-28', [64], 'flops-mcp'],
+    ['stdio 2026-07-28', [64], 'bare relay'],
+    ['HTTP stateless', [64], 'flops-mcp'],
+    ['HTTP stateless', [64], 'bare relay'],
+    ['HTTP stateless, plain client', [64], 'flops-mcp'],
+    ['HTTP stateless, plain client', [64], 'bare relay'],
   ];
-  for (const [connection, concurrencies] of plan) {
+  for (const [connection, concurrencies, program] of plan) {
     log(
-      `throughput ${connection}: ${RUNS.throughputRepeats} × ${RUNS.throughputMs} ms at concurrency ${concurrencies.join(', ')}`,
+      `throughput ${connection}, ${program}: ${RUNS.throughputRepeats} × ${RUNS.throughputMs} ms at concurrency ${concurrencies.join(', ')}`,
     );
-    const c = await connect(sandbox, connection);
+    const c = await connect(sandbox, connection, program);
     await throughput(64, RUNS.throughputWarmupMs, c.call);
     for (const concurrency of concurrencies) {
       const perSecond = { raw: [] as number[], mcp: [] as number[] };
@@ -569,6 +585,7 @@ async function measureThroughput(sandbox: SandboxProcess) {
       const serverBusyMcp = serverCpu.length ? stats(serverCpu).median : undefined;
       rows.push({
         connection,
+        program,
         concurrency,
         rawPerSecond: rawStats,
         mcpPerSecond: mcpStats,
@@ -1080,16 +1097,21 @@ function verdicts(r: Report): Verdict[] {
     met: pc.overheadInMemoryP50 <= TARGETS.overheadMs,
     by: missBy(pc.overheadInMemoryP50, TARGETS.overheadMs, ' ms'),
   });
-  // The target is measured with the SDK's clients; the plain client's row is shown beside it.
-  const plain = r.throughput.find((row) => row.connection === 'HTTP stateless, plain client');
-  for (const t of r.throughput.filter((row) => row.concurrency === 64 && row !== plain)) {
-    const beside =
-      t.connection === 'HTTP stateless' && plain
-        ? `; with a plain undici client instead of the SDK's: ${fmt(plain.ratio, 2)} ×`
-        : '';
+  // The target is measured with the SDK's clients; the plain client's row is shown beside it, and
+  // beside each the floor: a bare relay in flops-mcp's place, with the same client.
+  const plain = ours(r).find((row) => row.connection === 'HTTP stateless, plain client');
+  for (const t of ours(r).filter((row) => row.concurrency === 64 && row !== plain)) {
+    const floor = floorOf(r, t);
+    const plainFloor = plain && floorOf(r, plain);
+    const beside = [
+      floor && `the floor, a bare relay with the same client: ${fmt(floor.ratio, 2)} ×`,
+      t.connection === 'HTTP stateless' &&
+        plain &&
+        `with a plain undici client instead of the SDK's: ${fmt(plain.ratio, 2)} ×${plainFloor ? `, the floor ${fmt(plainFloor.ratio, 2)} ×` : ''}`,
+    ].filter(Boolean);
     out.push({
       target: `3. Throughput, ${t.connection}, concurrency 64 ≥ ${TARGETS.throughputRatio} × raw undici`,
-      figure: `${fmt(t.ratio, 2)} × (${fmt(t.mcpPerSecond.median, 0)} vs ${fmt(t.rawPerSecond.median, 0)} calls/s${beside})`,
+      figure: `${fmt(t.ratio, 2)} × (${fmt(t.mcpPerSecond.median, 0)} vs ${fmt(t.rawPerSecond.median, 0)} calls/s${beside.map((b) => `; ${b}`).join('')})`,
       met: t.ratio >= TARGETS.throughputRatio,
       by: `${fmt(TARGETS.throughputRatio - t.ratio, 2)} short (${pct(t.ratio, TARGETS.throughputRatio)})`,
     });
@@ -1147,11 +1169,11 @@ function verdicts(r: Report): Verdict[] {
     });
   }
   const sb = r.sandbox;
-  const best = Math.max(...r.throughput.map((t) => t.mcpPerSecond.median));
+  const best = Math.max(...ours(r).map((t) => t.mcpPerSecond.median));
   // The MCP runs are bound by the server, not by the sandbox: the sandbox never had a core's work
   // in them (raw undici, by design, keeps it busy: that rate is its capacity).
-  const sandboxBusiest = Math.max(...r.throughput.map((t) => t.sandboxBusyMcp ?? 0));
-  const serverBusiest = Math.max(...r.throughput.map((t) => t.serverBusyMcp ?? 0));
+  const sandboxBusiest = Math.max(...ours(r).map((t) => t.sandboxBusyMcp ?? 0));
+  const serverBusiest = Math.max(...ours(r).map((t) => t.serverBusyMcp ?? 0));
   out.push({
     target: `The sandbox is not the bottleneck (busy ≤ ${TARGETS.sandboxBusyMcp} of a core in every MCP run)`,
     figure: `at most ${fmt(sandboxBusiest, 2)} of a core (the server up to ${fmt(serverBusiest, 2)}); one core of it serves ${fmt(sb.capacityPerSecond, 0)} req/s, the fastest MCP run ${fmt(best, 0)} calls/s`,
@@ -1265,18 +1287,18 @@ function markdown(r: Report): string {
   lines.push(
     '## 3. Throughput',
     '',
-    `vm_get calls per second against raw undici requests to the same sandbox at the same concurrency, the two taking turns; ${RUNS.throughputRepeats} runs of ${RUNS.throughputMs} ms each, after ${RUNS.throughputWarmupMs / 1000} s of calls at concurrency 64 through each new connection (a fresh process's rate climbs for its first seconds while V8 compiles its hot paths; raw undici is warmed the same way once). stdio 2025: the SDK's 1.x client over \`node dist/cli.js\`; stdio 2026-07-28: the SDK's v2 client in auto mode (server/discover, then every request with its envelope); HTTP stateless: \`flops-mcp --http --stateless\` and the 1.x client over Streamable HTTP; HTTP stateless, plain client: the same server and the same POSTs (headers and JSON-RPC body of a call) sent with undici, the answer read and checked, which measures the server without the SDK client's own cost on the shared cores (the target is judged on the SDK client's row). "busy" is CPU time per wall time (1.0 = one core).`,
+    `vm_get calls per second against raw undici requests to the same sandbox at the same concurrency, the two taking turns; ${RUNS.throughputRepeats} runs of ${RUNS.throughputMs} ms each, after ${RUNS.throughputWarmupMs / 1000} s of calls at concurrency 64 through each new connection (a fresh process's rate climbs for its first seconds while V8 compiles its hot paths; raw undici is warmed the same way once). stdio 2025: the SDK's 1.x client over \`node dist/cli.js\`; stdio 2026-07-28: the SDK's v2 client in auto mode (server/discover, then every request with its envelope); HTTP stateless: \`flops-mcp --http --stateless\` and the 1.x client over Streamable HTTP; HTTP stateless, plain client: the same server and the same POSTs (headers and JSON-RPC body of a call) sent with undici, the answer read and checked, which measures the server without the SDK client's own cost on the shared cores (the target is judged on the SDK client's row). Server "bare relay": the floor, bench/bare-relay.mjs in flops-mcp's place with the same client, a Node process with no MCP library that parses each call, sends it to the sandbox as one undici request and writes the VM back as the result, with no validation and no tool layer: what any MCP server in Node reaches at best on this machine with these clients. "busy" is CPU time per wall time (1.0 = one core).`,
     '',
-    '| connection | concurrency | raw undici req/s | MCP calls/s | ratio | server busy | server µs a call | client busy (raw / MCP) | sandbox busy (raw / MCP) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| connection | server | concurrency | raw undici req/s | MCP calls/s | ratio | server busy | server µs a call | client busy (raw / MCP) | sandbox busy (raw / MCP) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...r.throughput.map(
       (t) =>
-        `| ${t.connection} | ${t.concurrency} | ${range(t.rawPerSecond, 0)} | ${range(t.mcpPerSecond, 0)} | ${fmt(t.ratio, 2)} | ${fmt(t.serverBusyMcp, 2)} | ${fmt(t.serverCpuPerCallUs, 0)} | ${fmt(t.clientBusyRaw, 2)} / ${fmt(t.clientBusyMcp, 2)} | ${fmt(t.sandboxBusyRaw, 2)} / ${fmt(t.sandboxBusyMcp, 2)} |`,
+        `| ${t.connection} | ${t.program ?? 'flops-mcp'} | ${t.concurrency} | ${range(t.rawPerSecond, 0)} | ${range(t.mcpPerSecond, 0)} | ${fmt(t.ratio, 2)} | ${fmt(t.serverBusyMcp, 2)} | ${fmt(t.serverCpuPerCallUs, 0)} | ${fmt(t.clientBusyRaw, 2)} / ${fmt(t.clientBusyMcp, 2)} | ${fmt(t.sandboxBusyRaw, 2)} / ${fmt(t.sandboxBusyMcp, 2)} |`,
     ),
     '',
     '### The sandbox is not the bottleneck',
     '',
-    `Raw undici at concurrency 64: ${range(r.sandbox.rawPerSecond, 0)} req/s; the sandbox spends ${range(r.sandbox.cpuPerRequestUs, 0)} µs of CPU per vm_get, so one core serves about **${fmt(r.sandbox.capacityPerSecond, 0)} req/s**, against at most ${fmt(Math.max(...r.throughput.map((t) => t.mcpPerSecond.median)), 0)} MCP calls/s above. Raw undici at concurrency 16 and 64 keeps the sandbox busy: that rate is the sandbox's capacity on this machine, shared by ${r.machine.cores} cores with the client and the server.`,
+    `Raw undici at concurrency 64: ${range(r.sandbox.rawPerSecond, 0)} req/s; the sandbox spends ${range(r.sandbox.cpuPerRequestUs, 0)} µs of CPU per vm_get, so one core serves about **${fmt(r.sandbox.capacityPerSecond, 0)} req/s**, against at most ${fmt(Math.max(...ours(r).map((t) => t.mcpPerSecond.median)), 0)} flops-mcp calls/s above. Raw undici at concurrency 16 and 64 keeps the sandbox busy: that rate is the sandbox's capacity on this machine, shared by ${r.machine.cores} cores with the client and the server.`,
     '',
   );
   const m = r.memory;
@@ -1342,10 +1364,40 @@ function markdown(r: Report): string {
 /** Why each missed target is missed, with this run's figures (the causes were found by profiling). */
 /** The plain client's HTTP stateless row, with the SDK client's busy figure of the same server. */
 function plainOf(r: Report) {
-  const plain = r.throughput.find((t) => t.connection === 'HTTP stateless, plain client');
-  const sdk = r.throughput.find((t) => t.connection === 'HTTP stateless');
+  const plain = ours(r).find((t) => t.connection === 'HTTP stateless, plain client');
+  const sdk = ours(r).find((t) => t.connection === 'HTTP stateless');
   return plain && { ...plain, sdkClientBusy: sdk?.clientBusyMcp };
 }
+
+type ThroughputRow = Report['throughput'][number];
+
+/** The floors of the rows at concurrency 64, and how much of each flops-mcp reaches. */
+function floors(r: Report): string {
+  const pairs = ours(r)
+    .filter((t) => t.concurrency === 64)
+    .flatMap((t) => {
+      const floor = floorOf(r, t);
+      return floor ? [{ t, floor }] : [];
+    });
+  if (pairs.length === 0) return '';
+  return ` The floor, a bare relay with no MCP library in flops-mcp's place and the same client (bench/bare-relay.mjs), bounds every row: ${pairs
+    .map(
+      ({ t, floor }) =>
+        `${t.connection} ${fmt(floor.ratio, 2)} × (${fmt(floor.serverCpuPerCallUs, 0)} µs of CPU a call), of which flops-mcp reaches ${fmt((100 * t.mcpPerSecond.median) / floor.mcpPerSecond.median, 0)} %`,
+    )
+    .join(
+      '; ',
+    )}. Where the floor itself is below ${TARGETS.throughputRatio} ×, no server in Node meets the target with that client on this machine.`;
+}
+
+/** flops-mcp's throughput rows (a report from before the floor was measured has no `program`). */
+const ours = (r: Report) => r.throughput.filter((t) => (t.program ?? 'flops-mcp') === 'flops-mcp');
+
+/** The floor of a row: the bare relay measured with the same connection and concurrency. */
+const floorOf = (r: Report, row: ThroughputRow) =>
+  r.throughput.find(
+    (t) => t.program === 'bare relay' && t.connection === row.connection && t.concurrency === row.concurrency,
+  );
 
 function notes(r: Report): string[] {
   const missed = (prefix: string) => (r.verdicts ?? []).some((v) => !v.met && v.target.startsWith(prefix));
@@ -1365,10 +1417,10 @@ function notes(r: Report): string[] {
       `- **tools/list size.** Without output schemas and with every description emptied the list still weighs ${fmt(tl.withoutDescriptionsBytes / tl.tools, 0)} B a tool, and ${fmt(tl.withoutDescriptionsOrBoundsBytes / tl.tools, 0)} B a tool without the bounds as well: the ${tl.tools} names and titles, the four annotations of every tool (${Buffer.byteLength('"annotations":{"readOnlyHint":false,"destructiveHint":false,"idempotentHint":false,"openWorldHint":true}')} B each), \`additionalProperties: false\` and ${fmt(tl.tools && 144 / tl.tools, 1)} typed properties a tool (the optional tenantId of 28 tools, dryRun of every write tool, wait of every asynchronous one). That leaves ${fmt(TARGETS.toolsListBytesPerTool - tl.withoutDescriptionsOrBoundsBytes / tl.tools, 0)} B a tool for the tool's description and all its field descriptions together, against ${fmt((tl.bytesWithoutOutput - tl.withoutDescriptionsBytes) / tl.tools, 0)} B now: ${TARGETS.toolsListBytesPerTool} B would take descriptions cut to the bone or fields, annotations or titles dropped, which the issue keeps. DigitalOcean's tools have ${tl.digitalOcean ? `${fmt(tl.digitalOcean.bytesPerTool, 0)} B on average, ` : ''}no titles, one or two fields and one-line descriptions. This round took the ids' \`minimum: 1\`, \`minLength: 1\` and the long descriptions of the shared fields (wait, dryRun, safetySnapshot) out (the instructions say what they do): 761 → ${fmt(tl.bytesPerToolWithoutOutput, 0)} B a tool.`,
     );
   }
-  const t64 = r.throughput.filter((t) => t.concurrency === 64 && t.ratio < TARGETS.throughputRatio);
+  const t64 = ours(r).filter((t) => t.concurrency === 64 && t.ratio < TARGETS.throughputRatio);
   if (t64.length) {
     out.push(
-      `- **Throughput.** ${t64.map((t) => `${t.connection}: ${fmt(t.ratio, 2)} ×, the server busy ${fmt(t.serverBusyMcp, 2)} of a core, ${fmt(t.serverCpuPerCallUs, 0)} µs of CPU a call`).join('; ')}; the sandbox spends ${fmt(r.sandbox.cpuPerRequestUs?.median, 0)} µs a request, and raw undici is bound by it. On this 2-core machine the server, the benchmark's own MCP client and the sandbox share two cores with other work (busy ${t64.map((t) => `${fmt(t.serverBusyMcp, 2)} + ${fmt(t.clientBusyMcp, 2)} + ${fmt(t.sandboxBusyMcp, 2)} = ${fmt((t.serverBusyMcp ?? 0) + t.clientBusyMcp + (t.sandboxBusyMcp ?? 0), 2)}`).join('; ')} of the 2 cores), and each call crosses all three (the client's pipe or socket, the server, the sandbox's socket), waiting for a core at each hand-off: the MCP rate falls with the CPU a call of each of them, most of all the server's, which is the largest: the SDK's per-message work (parsing and validating the JSON-RPC message with zod, the 2026 envelope, the result), the tool's argument validation, the undici request, and the result written twice (text and structuredContent, as the tools' contract says). A CPU profile of the stdio server on a 2026-07-28 connection at concurrency 64 shows the tool layer and the API client (src/) ≈ 15 %, the SDK's protocol code ≈ 14 % and zod ≈ 6 % (the 2026 envelope, the request validated twice and the result once, the tools' arguments), undici ≈ 10 %, the writes to the client's pipe ≈ 7 % and to the sandbox's socket ≈ 5 % (system calls that wake the other process), garbage collection ≈ 6 %, and the abort signals the SDK and the client make for each call ≈ 5 %. The SDK's four JSON-RPC guards, which it runs about ten times a call as zod parses that mostly fail, took ≈ 9 % before the bin had them as plain checks (src/mcp/jsonrpc-guards.ts). Stateless HTTP: a 2025 \`tools/call\` with the server's own credentials goes to one long-lived server through a light transport (src/http/calls.ts; a server and the SDK's web-standard transport per request, as before, cost ≈ 2–3 ms of CPU a call), answered as one JSON body unless the call streams; what remains is Node's HTTP server and its socket writes, the SDK's classification and validation of the message, the tool and its undici request. The row with the SDK's 1.x client is bound by that client (busy ${fmt(plainOf(r)?.sdkClientBusy, 2)} of a core: fetch, web streams and zod for every call, and each fetch leaves an abort listener on the transport's one AbortSignal until garbage collection, hence Node's MaxListenersExceededWarning during that row); the plain client's row (undici posting the same requests) measures the server: ${fmt(plainOf(r)?.ratio, 2)} ×, ${fmt(plainOf(r)?.serverCpuPerCallUs, 0)} µs of CPU a call.`,
+      `- **Throughput.** ${t64.map((t) => `${t.connection}: ${fmt(t.ratio, 2)} ×, the server busy ${fmt(t.serverBusyMcp, 2)} of a core, ${fmt(t.serverCpuPerCallUs, 0)} µs of CPU a call`).join('; ')}; the sandbox spends ${fmt(r.sandbox.cpuPerRequestUs?.median, 0)} µs a request, and raw undici is bound by it. On this 2-core machine the server, the benchmark's own MCP client and the sandbox share two cores with other work (busy ${t64.map((t) => `${fmt(t.serverBusyMcp, 2)} + ${fmt(t.clientBusyMcp, 2)} + ${fmt(t.sandboxBusyMcp, 2)} = ${fmt((t.serverBusyMcp ?? 0) + t.clientBusyMcp + (t.sandboxBusyMcp ?? 0), 2)}`).join('; ')} of the 2 cores), and each call crosses all three (the client's pipe or socket, the server, the sandbox's socket), waiting for a core at each hand-off: the MCP rate falls with the CPU a call of each of them, most of all the server's, which is the largest: the SDK's per-message work (parsing and validating the JSON-RPC message with zod, the 2026 envelope, the result), the tool's argument validation, the undici request, and the result written twice (text and structuredContent, as the tools' contract says). A CPU profile of the stdio server on a 2026-07-28 connection at concurrency 64 shows the tool layer and the API client (src/) ≈ 15 %, the SDK's protocol code ≈ 14 % and zod ≈ 6 % (the 2026 envelope, the request validated twice and the result once, the tools' arguments), undici ≈ 10 %, the writes to the client's pipe ≈ 7 % and to the sandbox's socket ≈ 5 % (system calls that wake the other process), garbage collection ≈ 6 %, and the abort signals the SDK and the client make for each call ≈ 5 %. The SDK's four JSON-RPC guards, which it runs about ten times a call as zod parses that mostly fail, took ≈ 9 % before the bin had them as plain checks (src/mcp/jsonrpc-guards.ts). Stateless HTTP: a 2025 \`tools/call\` with the server's own credentials goes to one long-lived server through a light transport (src/http/calls.ts; a server and the SDK's web-standard transport per request, as before, cost ≈ 2–3 ms of CPU a call), answered as one JSON body unless the call streams; what remains is Node's HTTP server and its socket writes, the SDK's classification and validation of the message, the tool and its undici request. The row with the SDK's 1.x client is bound by that client (busy ${fmt(plainOf(r)?.sdkClientBusy, 2)} of a core: fetch, web streams and zod for every call, and each fetch leaves an abort listener on the transport's one AbortSignal until garbage collection, hence Node's MaxListenersExceededWarning during that row); the plain client's row (undici posting the same requests) measures the server: ${fmt(plainOf(r)?.ratio, 2)} ×, ${fmt(plainOf(r)?.serverCpuPerCallUs, 0)} µs of CPU a call.${floors(r)}`,
     );
   }
   const m = r.memory;
@@ -1485,7 +1537,7 @@ async function section(name: string): Promise<void> {
       const rows = await measureThroughput(sandbox);
       for (const t of rows) {
         process.stdout.write(
-          `${t.connection} c${t.concurrency}: raw ${fmt(t.rawPerSecond.median, 0)} mcp ${fmt(t.mcpPerSecond.median, 0)} (${fmt(t.mcpPerSecond.min, 0)}–${fmt(t.mcpPerSecond.max, 0)}) ratio ${fmt(t.ratio, 2)} server busy ${fmt(t.serverBusyMcp, 2)} µs/call ${fmt(t.serverCpuPerCallUs, 0)} client busy ${fmt(t.clientBusyMcp, 2)}\n`,
+          `${t.connection}, ${t.program} c${t.concurrency}: raw ${fmt(t.rawPerSecond.median, 0)} mcp ${fmt(t.mcpPerSecond.median, 0)} (${fmt(t.mcpPerSecond.min, 0)}–${fmt(t.mcpPerSecond.max, 0)}) ratio ${fmt(t.ratio, 2)} server busy ${fmt(t.serverBusyMcp, 2)} µs/call ${fmt(t.serverCpuPerCallUs, 0)} client busy ${fmt(t.clientBusyMcp, 2)}\n`,
         );
       }
     } else if (name === 'rss') {
