@@ -14,7 +14,7 @@
 # the container port; publish it on the same port (-p 8787:8787) or, behind a proxy or under another
 # name, set FLOPS_MCP_ALLOWED_HOSTS (and FLOPS_MCP_ALLOWED_ORIGINS for browser clients).
 # To try it without an account: docker run --rm -p 8787:8787 -e FLOPS_MCP_TOKEN=… flops-mcp \
-#   node dist/cli.js --http --sandbox
+#   node dist/cli.cjs --http --sandbox
 # Several replicas behind a load balancer: add --stateless.
 # Sign-in with OAuth for chat connectors (claude.ai, ChatGPT, Claude Desktop) instead of a token:
 #   -e FLOPS_MCP_AUTH=oauth -e FLOPS_MCP_AUTH_KEY=$(openssl rand -base64 32) \
@@ -52,4 +52,4 @@ EXPOSE 8787
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.FLOPS_MCP_PORT || 8787) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-CMD ["node", "dist/cli.js", "--http", "--host", "0.0.0.0", "--port", "8787"]
+CMD ["node", "dist/cli.cjs", "--http", "--host", "0.0.0.0", "--port", "8787"]

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
-export const cli = `${root}dist/cli.js`;
+export const cli = `${root}dist/cli.cjs`;
 
 export interface Stats {
   n: number;
@@ -69,7 +69,7 @@ export interface SandboxProcess {
   stop: () => Promise<void>;
 }
 
-/** `node dist/cli.js sandbox --port 0`: the API every measurement talks to, in its own process. */
+/** `node dist/cli.cjs sandbox --port 0`: the API every measurement talks to, in its own process. */
 export function startSandboxProcess(args: string[] = []): Promise<SandboxProcess> {
   const child = spawn(process.execPath, [cli, 'sandbox', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -178,7 +178,7 @@ interface Contender {
 async function measureFirstAnswer(sandbox: SandboxProcess, sdkFloor: string, d: DigitalOcean) {
   const env = serverEnv(sandbox);
   const contenders: Contender[] = [
-    { name: 'bare', args: [`${root}bench/bare-server.mjs`], env },
+    { name: 'bare', args: [`${root}bench/bare-server.cjs`], env },
     { name: 'sdk', args: [sdkFloor], env },
     { name: 'flops', args: [cli], env, list: true },
   ];
@@ -705,7 +705,7 @@ async function measureStartRss(sandbox: SandboxProcess, sdkFloor: string) {
   const floorRss: number[] = [];
   const startRss: number[] = [];
   for (let i = 0; i < 3; i++) {
-    bareRss.push(await rssAfterStart([`${root}bench/bare-server.mjs`], env, false));
+    bareRss.push(await rssAfterStart([`${root}bench/bare-server.cjs`], env, false));
     floorRss.push(await rssAfterStart([sdkFloor], env, true));
     startRss.push(await rssAfterStart([cli], env, true));
   }
@@ -1238,7 +1238,7 @@ function markdown(r: Report): string {
   lines.push(
     '## 1. First answer',
     '',
-    `Spawn of a stdio server until its answer to the opening message arrives, ${fa.initialize.flopsMs.n} runs of each, interleaved (the order turning each round): a bare Node process answering with readline (bench/bare-server.mjs), the SDK floor (an empty server on the same SDK, \`@modelcontextprotocol/server\` with serveStdio, bundled the same way: bench/sdk-server.ts), flops-mcp (\`node dist/cli.js\`, pointed at the sandbox) and ${d.version ? `DigitalOcean's MCP server (${d.version}, installed by this run with npm into a scratch folder, run as \`node <its bin> --services droplets\` with a placeholder token: a Node launcher that starts its Go binary)` : `DigitalOcean's MCP server: **not measured**, ${d.error ?? ''}`}. flops-mcp's entry (dist/cli.js, one file: src/cli.ts) answers from build-time data before it loads the SDK, zod or the client; \`tools/list\` is answered once the server is ready.`,
+    `Spawn of a stdio server until its answer to the opening message arrives, ${fa.initialize.flopsMs.n} runs of each, interleaved (the order turning each round): a bare Node process answering with readline (bench/bare-server.cjs), the SDK floor (an empty server on the same SDK, \`@modelcontextprotocol/server\` with serveStdio, bundled the same way: bench/sdk-server.ts), flops-mcp (\`node dist/cli.cjs\`, pointed at the sandbox) and ${d.version ? `DigitalOcean's MCP server (${d.version}, installed by this run with npm into a scratch folder, run as \`node <its bin> --services droplets\` with a placeholder token: a Node launcher that starts its Go binary)` : `DigitalOcean's MCP server: **not measured**, ${d.error ?? ''}`}. flops-mcp's entry (dist/cli.cjs, one file: src/cli.ts, CommonJS as the bare process is: Node 20 runs it without setting up its ES module loader first) answers from build-time data before it loads the SDK, zod or the client; \`tools/list\` is answered once the server is ready.`,
     '',
     '| ms | initialize | server/discover |',
     '|---|---|---|',
@@ -1287,7 +1287,7 @@ function markdown(r: Report): string {
   lines.push(
     '## 3. Throughput',
     '',
-    `vm_get calls per second against raw undici requests to the same sandbox at the same concurrency, the two taking turns; ${RUNS.throughputRepeats} runs of ${RUNS.throughputMs} ms each, after ${RUNS.throughputWarmupMs / 1000} s of calls at concurrency 64 through each new connection (a fresh process's rate climbs for its first seconds while V8 compiles its hot paths; raw undici is warmed the same way once). stdio 2025: the SDK's 1.x client over \`node dist/cli.js\`; stdio 2026-07-28: the SDK's v2 client in auto mode (server/discover, then every request with its envelope); HTTP stateless: \`flops-mcp --http --stateless\` and the 1.x client over Streamable HTTP; HTTP stateless, plain client: the same server and the same POSTs (headers and JSON-RPC body of a call) sent with undici, the answer read and checked, which measures the server without the SDK client's own cost on the shared cores (the target is judged on the SDK client's row). Server "bare relay": the floor, bench/bare-relay.mjs in flops-mcp's place with the same client, a Node process with no MCP library that parses each call, sends it to the sandbox as one undici request and writes the VM back as the result, with no validation and no tool layer: what any MCP server in Node reaches at best on this machine with these clients. "busy" is CPU time per wall time (1.0 = one core).`,
+    `vm_get calls per second against raw undici requests to the same sandbox at the same concurrency, the two taking turns; ${RUNS.throughputRepeats} runs of ${RUNS.throughputMs} ms each, after ${RUNS.throughputWarmupMs / 1000} s of calls at concurrency 64 through each new connection (a fresh process's rate climbs for its first seconds while V8 compiles its hot paths; raw undici is warmed the same way once). stdio 2025: the SDK's 1.x client over \`node dist/cli.cjs\`; stdio 2026-07-28: the SDK's v2 client in auto mode (server/discover, then every request with its envelope); HTTP stateless: \`flops-mcp --http --stateless\` and the 1.x client over Streamable HTTP; HTTP stateless, plain client: the same server and the same POSTs (headers and JSON-RPC body of a call) sent with undici, the answer read and checked, which measures the server without the SDK client's own cost on the shared cores (the target is judged on the SDK client's row). Server "bare relay": the floor, bench/bare-relay.mjs in flops-mcp's place with the same client, a Node process with no MCP library that parses each call, sends it to the sandbox as one undici request and writes the VM back as the result, with no validation and no tool layer: what any MCP server in Node reaches at best on this machine with these clients. "busy" is CPU time per wall time (1.0 = one core).`,
     '',
     '| connection | server | concurrency | raw undici req/s | MCP calls/s | ratio | server busy | server µs a call | client busy (raw / MCP) | sandbox busy (raw / MCP) |',
     '|---|---|---|---|---|---|---|---|---|---|',
@@ -1408,7 +1408,7 @@ function notes(r: Report): string[] {
       ? ` DigitalOcean's server has no server/discover: what is timed for it there is its error answer (${fa.discover.digitalOceanError.code}), after which a 2026 client has to start over with initialize.`
       : '';
     out.push(
-      `- **First answer.** The entry, dist/cli.js, is one file (${fmt(statSync(cli).size / 1024, 0)} kB: the settings table, the configuration, the tool index and the early answer; scripts/build.mjs refuses to bundle zod, the SDK or undici into it) that reads stdin and answers from build-time data; what it costs beyond a bare Node process is reading and compiling that file and parsing the configuration: ${fmt(fa.initialize.flopsMs.median - fa.initialize.bareMs.median)} ms for initialize and ${fmt(fa.discover.flopsMs.median - fa.discover.bareMs.median)} ms for server/discover in this run, where one Node start-up takes ${fmt(fa.initialize.bareMs.median)} ms (${fmt(fa.initialize.bareMs.min)}–${fmt(fa.initialize.bareMs.max)} ms) on a machine shared with other work: that spread is far larger than the differences between the contenders. DigitalOcean's server is a Node launcher that spawns a Go binary: one Node start-up plus a Go process (${fmt(fa.initialize.digitalOceanMs?.median)} ms for initialize here).${doDiscover}`,
+      `- **First answer.** The entry, dist/cli.cjs, is one file (${fmt(statSync(cli).size / 1024, 0)} kB: the settings table, the configuration, the tool index and the early answer; scripts/build.mjs refuses to bundle zod, the SDK or undici into it) that reads stdin and answers from build-time data; what it costs beyond a bare Node process is reading and compiling that file and parsing the configuration: ${fmt(fa.initialize.flopsMs.median - fa.initialize.bareMs.median)} ms for initialize and ${fmt(fa.discover.flopsMs.median - fa.discover.bareMs.median)} ms for server/discover in this run, where one Node start-up takes ${fmt(fa.initialize.bareMs.median)} ms (${fmt(fa.initialize.bareMs.min)}–${fmt(fa.initialize.bareMs.max)} ms) on a machine shared with other work: that spread is far larger than the differences between the contenders. DigitalOcean's server is a Node launcher that spawns a Go binary: one Node start-up plus a Go process (${fmt(fa.initialize.digitalOceanMs?.median)} ms for initialize here).${doDiscover}`,
     );
   }
   const tl = r.toolsList;

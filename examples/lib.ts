@@ -3,7 +3,7 @@
  * flops-mcp over stdio with the MCP SDK's `Client`, calling tools while printing each call, its
  * progress notifications and a readable result, and following an operation that outlasts one wait.
  *
- * Every example runs against the sandbox by default: `node dist/cli.js --sandbox`, nothing is real.
+ * Every example runs against the sandbox by default: `node dist/cli.cjs --sandbox`, nothing is real.
  * With `--live` it runs against the real Flops API instead, with the account in the environment:
  *
  *   FLOPS_CLIENT_ID=… FLOPS_API_KEY=… [FLOPS_TENANT_ID=…] npx tsx examples/provision.ts --live
@@ -182,7 +182,7 @@ export function intOption(options: ExampleArgs['options'], name: string): number
 
 /** Start flops-mcp (sandbox unless live) over stdio and connect a Client to it. */
 export async function connect(clientName: string, args: ExampleArgs): Promise<Session> {
-  const cli = process.env['FLOPS_MCP_CLI'] || fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+  const cli = process.env['FLOPS_MCP_CLI'] || fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
   if (!existsSync(cli)) throw new UsageError(`${cli} does not exist: run \`npm run build\` first`);
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;

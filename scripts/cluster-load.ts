@@ -1,5 +1,5 @@
 /**
- * The service under load (scripts/cluster.ts): three `node dist/cli.js --http` replicas, Redis and
+ * The service under load (scripts/cluster.ts): three `node dist/cli.cjs --http` replicas, Redis and
  * nginx, one sandbox. 100 clients (80 on 2026-07-28, 20 with 2025 sessions) put 2,000 tool calls in
  * flight at once through nginx, one in ten a write (pubkey_add, each with a name of its own);
  * replica r2 is SIGKILLed when 200 of them have been answered. Meanwhile a 2026 listener on r3
@@ -325,7 +325,7 @@ export function clusterMarkdown(r: ClusterReport): string {
   return `# Three replicas behind nginx with Redis (sandbox)
 
 ${r.date.slice(0, 10)}, Node ${r.node}, ${r.machine.cpus} cores shared by everything: three replicas
-(\`node dist/cli.js --http\`), nginx, redis-server, and one process with the sandbox and every client
+(\`node dist/cli.cjs --http\`), nginx, redis-server, and one process with the sandbox and every client
 (1-minute load average at the end: ${r.machine.loadAverageAtEnd}; other work shared the machine).
 Produced by \`npm run bench:cluster\` (scripts/cluster-load.ts); a lighter run (200 calls, a replica
 killed) is part of \`npm test\` (test/replicas.test.ts).

@@ -1,6 +1,6 @@
 /**
  * Several replicas as one service, for the replicas test and the cluster benchmark: the built CLI
- * (`node dist/cli.js --http`) started N times, each with its name (FLOPS_MCP_REPLICA r1, r2, …)
+ * (`node dist/cli.cjs --http`) started N times, each with its name (FLOPS_MCP_REPLICA r1, r2, …)
  * and its own audit log, all sharing one Redis (`redis-server` from the distribution's packages, on
  * a loopback port, nothing saved) and one Flops API (a sandbox in this process), behind nginx
  * configured as the README says: 2025 sessions routed by the replica name in `Mcp-Session-Id`,

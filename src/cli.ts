@@ -75,10 +75,15 @@ async function leanStartup(): Promise<() => void> {
   };
 }
 
-const argv = process.argv.slice(2);
-let start = earlyStart(argv, process.env);
-// The first answer before the rest is compiled (loading main.ts takes the thread for a while).
-if (start) await Promise.race([start.early.settled, new Promise((resolve) => setTimeout(resolve, 50))]);
-if (start) start = { ...start, warm: await leanStartup() };
-const { run } = await import('./main.js');
-run(argv, process.env, start);
+// No top-level await: the bin is bundled as CommonJS (scripts/build.mjs).
+async function launch(): Promise<void> {
+  const argv = process.argv.slice(2);
+  let start = earlyStart(argv, process.env);
+  // The first answer before the rest is compiled (loading main.ts takes the thread for a while).
+  if (start) await Promise.race([start.early.settled, new Promise((resolve) => setTimeout(resolve, 50))]);
+  if (start) start = { ...start, warm: await leanStartup() };
+  const { run } = await import('./main.js');
+  run(argv, process.env, start);
+}
+
+void launch();

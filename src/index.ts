@@ -10,7 +10,7 @@
  *   credentials), with createLogger for its log;
  * - the settings table and parseConfig, which the CLI reads its flags and environment with.
  *
- * The bin (dist/cli.js) is bundled separately; this entry is the compiled tree, with declarations.
+ * The bin (dist/cli.cjs) is bundled separately; this entry is the compiled tree, with declarations.
  */
 export { DEFAULT_BASE_URL, FlopsClient, type FlopsClientOptions } from './api/client.js';
 export * from './api/errors.js';

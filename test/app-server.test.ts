@@ -210,7 +210,7 @@ describe('the built dashboard file', () => {
   it('is found by the built CLI over stdio', async () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [`${root}dist/cli.js`, '--sandbox', '--time-scale', '0.05'],
+      args: [`${root}dist/cli.cjs`, '--sandbox', '--time-scale', '0.05'],
       env: Object.fromEntries(
         Object.entries(process.env).filter(([k, v]) => !k.startsWith('FLOPS_') && v !== undefined),
       ) as Record<string, string>,

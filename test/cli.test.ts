@@ -1,5 +1,5 @@
 /**
- * The built CLI, as a user or an MCP client runs it: `node dist/cli.js` over stdio.
+ * The built CLI, as a user or an MCP client runs it: `node dist/cli.cjs` over stdio.
  * `npm test` builds first.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -13,8 +13,11 @@ import { extraNode, requireExternal } from './process-helpers.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}dist/cli.js`;
-const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { version: string };
+const cli = `${root}dist/cli.cjs`;
+const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as {
+  version: string;
+  bin: Record<string, string>;
+};
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLOPS_')));
 
 async function exitOf(args: string[], env: NodeJS.ProcessEnv = cleanEnv) {
@@ -82,6 +85,25 @@ describe('flops-mcp CLI', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('serves from dist/cli.js too, the path the bin had before it became dist/cli.cjs', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [`${root}dist/cli.js`, '--sandbox'],
+      env: cleanEnv as Record<string, string>,
+      stderr: 'ignore',
+    });
+    const client = new Client({ name: 'cli-test', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      expect(client.getServerVersion()?.version).toBe(pkg.version);
+      const vm = await client.callTool({ name: 'vm_get', arguments: { vmId: 85561 } });
+      expect(JSON.parse((vm.content as { text: string }[])[0]!.text).vm.name).toBe('ubuntu');
+    } finally {
+      await client.close();
+    }
+    expect(pkg.bin['flops-mcp']).toBe('dist/cli.cjs');
   });
 
   it('ends when stdin closes', async () => {

@@ -81,7 +81,7 @@ describe('flops-mcp doctor', () => {
   });
 
   it('runs from the built CLI', async () => {
-    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    const cli = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLOPS_')));
     const { stdout } = await promisify(execFile)(process.execPath, [cli, 'doctor', '--sandbox'], { env });
     expect(stdout).toMatch(/✓ sandbox mode/);

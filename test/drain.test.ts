@@ -1,5 +1,5 @@
 /**
- * Draining on SIGTERM: the built CLI as a child process (`node dist/cli.js --http --sandbox`) with
+ * Draining on SIGTERM: the built CLI as a child process (`node dist/cli.cjs --http --sandbox`) with
  * a slow provider (the sandbox's delay fault), a real SDK client, and a real OTLP/HTTP receiver
  * for the spans flushed on the way out; and the server's close() in process, for what a client on
  * an open connection sees while it drains. `npm test` builds first.

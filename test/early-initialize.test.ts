@@ -17,7 +17,7 @@ import { createServer } from '../src/mcp/server.js';
 import { loadSkills } from '../src/mcp/skills.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}dist/cli.js`;
+const cli = `${root}dist/cli.cjs`;
 const cleanEnv = Object.fromEntries(
   Object.entries(process.env).filter(
     (e): e is [string, string] => !e[0].startsWith('FLOPS_') && e[1] !== undefined,

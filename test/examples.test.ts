@@ -53,7 +53,7 @@ const progressLines = (stdout: string, type: string) =>
   stdout.split('\n').filter((l) => /\[[#.]+\]\s+\d+%/.test(l) && l.includes(type));
 
 beforeAll(() => {
-  if (!existsSync(`${root}dist/cli.js`)) throw new Error('dist/cli.js is missing: run npm run build first');
+  if (!existsSync(`${root}dist/cli.cjs`)) throw new Error('dist/cli.cjs is missing: run npm run build first');
 });
 
 describe.concurrent('examples/provision.ts', { timeout: 60_000 }, () => {

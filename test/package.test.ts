@@ -219,7 +219,7 @@ describe('the package: the README followed on a clean clone, npm pack, a global 
 
   it('step 1 builds while packing (prepack), and npm ci warns of no Node engine', () => {
     expect(pkg.scripts['prepack']).toMatch(/\bnpm run build\b/);
-    expect(existsSync(join(clone, 'dist/cli.js'))).toBe(true);
+    expect(existsSync(join(clone, 'dist/cli.cjs'))).toBe(true);
     expect(install.stdout + install.stderr).not.toMatch(/EBADENGINE|Unsupported engine/);
     expect(existsSync(join(globalBin, 'flops-mcp'))).toBe(true);
   });
@@ -634,7 +634,7 @@ describe('Dockerfile (not built here: no container engine)', () => {
   });
 
   it('serves HTTP on 0.0.0.0:8787 with a HEALTHCHECK on /healthz that needs no curl', () => {
-    expect(cmd.slice(0, 2)).toEqual(['node', 'dist/cli.js']);
+    expect(cmd.slice(0, 2)).toEqual(['node', 'dist/cli.cjs']);
     expect(cmd).toContain('--http');
     expect(cmd[cmd.indexOf('--host') + 1]).toBe('0.0.0.0');
     expect(cmd[cmd.indexOf('--port') + 1]).toBe('8787');

@@ -1,13 +1,13 @@
 /**
- * The built CLI as separate processes: `node dist/cli.js --http …` (waits for its URL on stderr) and
- * `node dist/cli.js sandbox` (waits for its URL on stdout). Every process started here is killed by
+ * The built CLI as separate processes: `node dist/cli.cjs --http …` (waits for its URL on stderr) and
+ * `node dist/cli.cjs sandbox` (waits for its URL on stdout). Every process started here is killed by
  * `killAll()` if a test leaves it running. `npm test` builds first.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
-export const cli = `${root}dist/cli.js`;
+export const cli = `${root}dist/cli.cjs`;
 /** The environment without the caller's FLOPS_* settings. */
 export const cleanEnv = Object.fromEntries(
   Object.entries(process.env).filter(([k]) => !k.startsWith('FLOPS_')),
@@ -46,7 +46,7 @@ export interface Started {
 }
 
 /**
- * Spawn `node [nodeArgs] dist/cli.js args` and wait until `pattern` (group 1: the URL) appears on
+ * Spawn `node [nodeArgs] dist/cli.cjs args` and wait until `pattern` (group 1: the URL) appears on
  * the stream `on`.
  */
 export function startProcess(
@@ -106,7 +106,7 @@ export function startProcess(
   });
 }
 
-/** `node dist/cli.js sandbox --port 0`: one sandbox API that several servers can share. */
+/** `node dist/cli.cjs sandbox --port 0`: one sandbox API that several servers can share. */
 export function startSandboxProcess(args: string[] = []): Promise<Started> {
   return startProcess(['sandbox', '--port', '0', ...args], {
     on: 'stdout',

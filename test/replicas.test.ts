@@ -1,5 +1,5 @@
 /**
- * Several replicas as one service (scripts/cluster.ts): three `node dist/cli.js --http` replicas
+ * Several replicas as one service (scripts/cluster.ts): three `node dist/cli.cjs --http` replicas
  * sharing one redis-server, behind nginx configured as the README says, against one sandbox.
  *
  * - 2025 clients keep their sessions behind the balancer (routed by the replica's name in

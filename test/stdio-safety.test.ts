@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox } from '../src/sandbox/index.js';
 import { readAudit } from './helpers.js';
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 const baseEnv = Object.fromEntries(
   Object.entries(process.env).filter(([k, v]) => !k.startsWith('FLOPS_') && v !== undefined),
 ) as Record<string, string>;

@@ -1,7 +1,8 @@
 // The cold-start baseline of `npm run bench`: a bare Node process that answers the opening message
 // over stdio (`initialize`, or `server/discover` of 2026-07-28), a few lines of readline and
-// nothing else.
-import { createInterface } from 'node:readline';
+// nothing else. CommonJS, as flops-mcp's entry (dist/cli.cjs): Node runs it without setting up its
+// ES module loader first.
+const { createInterface } = require('node:readline');
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const message = JSON.parse(line);
