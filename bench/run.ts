@@ -66,7 +66,7 @@ import {
 
 const quick = process.argv.includes('--quick');
 const RUNS = {
-  coldStart: quick ? 5 : 25,
+  coldStart: quick ? 5 : 40,
   callRounds: quick ? 2 : 5,
   callsPerRound: quick ? 200 : 600,
   throughputRepeats: quick ? 1 : 3,
@@ -225,7 +225,10 @@ async function measureFirstAnswer(sandbox: SandboxProcess, sdkFloor: string, d: 
     const flops = s('flops')!;
     const digitalocean = s('digitalocean');
     /** Each round's flops / bare, taken back to back: less sensitive to the machine's load drifting. */
-    const paired = samples.get('flops')!.map((v, i) => v / samples.get('bare')![i]!);
+    const pairedWith = (name: Contender['name']) =>
+      samples.get(name)?.length
+        ? stats(samples.get('flops')!.map((v, i) => v / samples.get(name)![i]!)).median
+        : undefined;
     return {
       bareMs: bare,
       sdkFloorMs: s('sdk')!,
@@ -235,9 +238,10 @@ async function measureFirstAnswer(sandbox: SandboxProcess, sdkFloor: string, d: 
       digitalOceanError: doError,
       toolsListMs: stats(list),
       ratioBare: flops.median / bare.median,
-      ratioBarePaired: stats(paired).median,
+      ratioBarePaired: pairedWith('bare')!,
       ratioSdkFloor: s('sdk')!.median / bare.median,
       ratioDigitalOcean: digitalocean ? flops.median / digitalocean.median : undefined,
+      ratioDigitalOceanPaired: pairedWith('digitalocean'),
       toolsListJson: listJson,
     };
   };
@@ -1060,7 +1064,7 @@ const pct = (value: number, limit: number) => `${fmt(((value - limit) / limit) *
 function verdicts(r: Report): Verdict[] {
   const out: Verdict[] = [];
   const missBy = (value: number, limit: number, unit = '') =>
-    `${fmt(value - limit, unit === '' ? 2 : 1)}${unit} over (${pct(value, limit)})`;
+    `${fmt(value - limit, unit === '' || unit === '×' ? 2 : 1)}${unit === '×' ? ' ×' : unit} over (${pct(value, limit)})`;
   for (const opening of ['initialize', 'discover'] as const) {
     const f = r.firstAnswer[opening];
     const method = opening === 'initialize' ? 'initialize' : 'server/discover';
@@ -1071,7 +1075,7 @@ function verdicts(r: Report): Verdict[] {
       by: missBy(f.ratioBare, TARGETS.firstAnswerVsBare, '×'),
     });
     const doFigure = f.digitalOceanMs
-      ? `${fmt(f.ratioDigitalOcean, 2)} × (${fmt(f.flopsMs.median)} ms vs ${fmt(f.digitalOceanMs.median)} ms${f.digitalOceanError ? `; DigitalOcean answers with error ${f.digitalOceanError.code} "${f.digitalOceanError.message}"` : ''})`
+      ? `${fmt(f.ratioDigitalOcean, 2)} × (${fmt(f.flopsMs.median)} ms vs ${fmt(f.digitalOceanMs.median)} ms${f.ratioDigitalOceanPaired === undefined ? '' : `; round by round ${fmt(f.ratioDigitalOceanPaired, 2)} ×`}${f.digitalOceanError ? `; DigitalOcean answers with error ${f.digitalOceanError.code} "${f.digitalOceanError.message}"` : ''})`
       : `not measured: ${r.digitalOcean.error ?? 'unknown'}`;
     out.push({
       target: `1. First answer to ${method} ≤ ${TARGETS.firstAnswerVsDigitalOcean} × DigitalOcean's MCP server`,
@@ -1248,7 +1252,7 @@ function markdown(r: Report): string {
     `| **flops-mcp** | ${range(fa.initialize.flopsMs)} | ${range(fa.discover.flopsMs)} |`,
     `| flops-mcp, then tools/list | ${range(fa.initialize.toolsListMs)} | ${range(fa.discover.toolsListMs)} |`,
     `| flops-mcp / bare Node | ${fmt(fa.initialize.ratioBare, 2)} × (round by round ${fmt(fa.initialize.ratioBarePaired, 2)} ×) | ${fmt(fa.discover.ratioBare, 2)} × (round by round ${fmt(fa.discover.ratioBarePaired, 2)} ×) |`,
-    `| flops-mcp / DigitalOcean | ${fmt(fa.initialize.ratioDigitalOcean, 2)} × | ${fmt(fa.discover.ratioDigitalOcean, 2)} × |`,
+    `| flops-mcp / DigitalOcean | ${fmt(fa.initialize.ratioDigitalOcean, 2)} × (round by round ${fmt(fa.initialize.ratioDigitalOceanPaired, 2)} ×) | ${fmt(fa.discover.ratioDigitalOcean, 2)} × (round by round ${fmt(fa.discover.ratioDigitalOceanPaired, 2)} ×) |`,
     `| SDK floor / bare Node | ${fmt(fa.initialize.ratioSdkFloor, 2)} × | ${fmt(fa.discover.ratioSdkFloor, 2)} × |`,
     '',
   );
