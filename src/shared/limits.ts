@@ -197,7 +197,7 @@ export const PROVIDER_READ_WAIT_MS = 2_000;
 export function providerThrottle(
   buckets: TokenBuckets,
   perSecond: number,
-): (read: boolean, signal: AbortSignal, deadline: number) => Promise<number | undefined> {
+): (read: boolean, signal: AbortSignal | undefined, deadline: number) => Promise<number | undefined> {
   const bucket: Bucket = {
     name: 'provider',
     key: 'provider',
@@ -208,7 +208,7 @@ export function providerThrottle(
     for (;;) {
       const verdict = await buckets.take([bucket], !read);
       if (verdict.ok) return undefined;
-      if (!read || Date.now() + verdict.retryAfterMs > until || signal.aborted) return verdict.retryAfterMs;
+      if (!read || Date.now() + verdict.retryAfterMs > until || signal?.aborted) return verdict.retryAfterMs;
       await sleep(verdict.retryAfterMs, signal).catch(() => undefined);
     }
   };
