@@ -25,3 +25,19 @@ export function trimOldest<K>(kept: Map<K, unknown> | Set<K>, max: number): void
     kept.delete(key);
   }
 }
+
+/**
+ * `derive` worked out once an object and kept while the object lives (a WeakMap): for what hot
+ * paths derive from long-lived objects (an operation row, a spec, a client).
+ */
+export function perObject<K extends object, V>(derive: (key: K) => V): (key: K) => V {
+  const kept = new WeakMap<K, V>();
+  return (key) => {
+    let value = kept.get(key);
+    if (value === undefined) {
+      value = derive(key);
+      kept.set(key, value);
+    }
+    return value;
+  };
+}

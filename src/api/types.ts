@@ -3,6 +3,7 @@
  * unknown fields are kept, a known field that is absent becomes null, and `timeAdded` becomes epoch
  * milliseconds whether the provider sent a number or an ISO string.
  */
+import { perObject } from '../util.js';
 
 export interface Tenant {
   id: number;
@@ -241,16 +242,7 @@ export function toEpochMs(value: unknown): number | null {
 }
 
 /** A spec's fields as entries, worked out once a spec (normalisation runs on every answer). */
-const ENTRIES = new WeakMap<Spec, [string, Spec[string]][]>();
-
-function entriesOf(spec: Spec): [string, Spec[string]][] {
-  let entries = ENTRIES.get(spec);
-  if (!entries) {
-    entries = Object.entries(spec);
-    ENTRIES.set(spec, entries);
-  }
-  return entries;
-}
+const entriesOf = perObject((spec: Spec) => Object.entries(spec));
 
 function normalizeWith(spec: Spec, value: unknown): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value ?? null;

@@ -8,6 +8,7 @@
  * the types the row's zod fields expect so that both sides validate with the same schemas.
  */
 import { z } from 'zod';
+import { perObject } from '../util.js';
 import { type OperationDef, pathParams } from './operations.js';
 
 export type WireType = 'number' | 'string' | 'boolean' | 'array' | 'other';
@@ -50,18 +51,11 @@ export function buildPath(row: OperationDef, params: Readonly<Record<string, unk
   });
 }
 
-const QUERY_NAMES = new WeakMap<OperationDef, readonly string[]>();
-
 /** A row's parameters that travel in the query (not in its path), worked out once a row. */
-function queryNames(row: OperationDef): readonly string[] {
-  let names = QUERY_NAMES.get(row);
-  if (!names) {
-    const inPath = new Set(pathParams(row.path));
-    names = Object.keys(row.params).filter((name) => !inPath.has(name));
-    QUERY_NAMES.set(row, names);
-  }
-  return names;
-}
+const queryNames = perObject((row: OperationDef): readonly string[] => {
+  const inPath = new Set(pathParams(row.path));
+  return Object.keys(row.params).filter((name) => !inPath.has(name));
+});
 
 /** Query string for a row's parameters (path parameters excluded). Credentials are added by the caller. */
 export function encodeQuery(row: OperationDef, params: Readonly<Record<string, unknown>>): URLSearchParams {

@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { isLegacyRequest, type McpServer } from '@modelcontextprotocol/server';
 import type { FlopsClient } from '../api/client.js';
 import type { Logger } from '../log.js';
+import { perObject } from '../util.js';
 import { VERSION } from '../version.js';
 import { readJsonBody } from './body.js';
 import { accountTag, ReplicaEventBus } from './bus.js';
@@ -284,16 +285,10 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
   const bus = o.bus ?? new ReplicaEventBus();
   /** Resource updates are tagged with the provider account of the client that made them. */
   // Made for every server (one a stateless request): the tag is a hash, kept for the client's life.
-  const publishers = new WeakMap<FlopsClient, (uri: string) => void>();
-  const publisher = (client: FlopsClient) => {
-    let publish = publishers.get(client);
-    if (!publish) {
-      const account = accountTag(client.clientId);
-      publish = (uri: string) => bus.publish({ kind: 'resource_updated', uri, account });
-      publishers.set(client, publish);
-    }
-    return publish;
-  };
+  const publisher = perObject((client: FlopsClient) => {
+    const account = accountTag(client.clientId);
+    return (uri: string) => bus.publish({ kind: 'resource_updated', uri, account });
+  });
   const perRequest = new PerRequestServing({
     log,
     maxBodyBytes,
