@@ -857,16 +857,15 @@ function taskStore(ctx: ToolContext, seal: TaskSeal): OperationTaskStore {
   );
 }
 
+/** The params of tasks/get, tasks/update and tasks/cancel (built once: a server is built for every stateless request). */
+const TASK_PARAMS = z.looseObject({ taskId: z.string() });
+
 /**
  * tasks/get, tasks/update and tasks/cancel (2026-07-28, Tasks extension). An id that does not open
  * (other credentials, altered, expired) is unknown: -32602, and nothing is read.
  */
-/** The params of tasks/get, tasks/update and tasks/cancel (built once: a server is built for every stateless request). */
-const TASK_PARAMS = z.looseObject({ taskId: z.string() });
-
 function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): void {
   server.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } });
-  const params = TASK_PARAMS;
   const unknown =
     (method: string) =>
     (err: unknown): never => {
@@ -883,7 +882,7 @@ function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): 
       });
     }
   };
-  server.setRequestHandler('tasks/get', { params }, async (p, rc) => {
+  server.setRequestHandler('tasks/get', { params: TASK_PARAMS }, async (p, rc) => {
     declared(rc);
     const state = await taskStore(ctx, seal).get(p.taskId, rc.mcpReq.signal).catch(unknown('tasks/get'));
     observe.taskRequest('tasks/get', state.status);
@@ -896,7 +895,7 @@ function installTaskHandlers(server: Server, ctx: ToolContext, seal: TaskSeal): 
   // tasks/update (nothing is ever asked during a task) and tasks/cancel (the provider cannot stop
   // an operation): acknowledged for a task of this caller.
   for (const method of ['tasks/update', 'tasks/cancel'] as const) {
-    server.setRequestHandler(method, { params }, (p, rc) => {
+    server.setRequestHandler(method, { params: TASK_PARAMS }, (p, rc) => {
       declared(rc);
       const store = taskStore(ctx, seal);
       try {
