@@ -2,33 +2,25 @@
 // vm_get, with no MCP library, no validation and no tool layer. Each tools/call is parsed, sent to
 // the provider as one undici request (a pool of 32 connections, as flops-mcp's client), and its
 // answer relayed as the call's result (the VM as JSON text and as structuredContent). Over stdio
-// (default) it answers initialize (2025) and server/discover (2026-07-28); with --http, the same
-// JSON-RPC messages POSTed to it, one JSON body an answer (202 for a notification, 405 for GET).
+// (default) it answers initialize (2025) and server/discover (2026-07-28) as bench/bare-server.cjs
+// does; with --http, the same JSON-RPC messages POSTed to it, one JSON body an answer (202 for a
+// notification, 405 for GET).
 // Reads FLOPS_API_URL, FLOPS_CLIENT_ID and FLOPS_API_KEY as flops-mcp does.
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { Agent } from 'undici';
+import { opening } from './bare-server.cjs';
 
 const base = new URL(process.env.FLOPS_API_URL);
 const query = `?clientId=${encodeURIComponent(process.env.FLOPS_CLIENT_ID)}&apiKey=${encodeURIComponent(process.env.FLOPS_API_KEY)}`;
 const agent = new Agent({ connections: 32 });
-const serverInfo = { name: 'bare-relay', version: '0.0.0' };
 
 /** The answer to one message, or undefined for a notification. */
 async function answer(message) {
   const { id, method, params } = message;
   if (id === undefined) return undefined;
-  if (method === 'initialize')
-    return { protocolVersion: params.protocolVersion, capabilities: { tools: {} }, serverInfo };
-  if (method === 'server/discover')
-    return {
-      supportedVersions: ['2026-07-28'],
-      capabilities: { tools: {} },
-      resultType: 'complete',
-      ttlMs: 0,
-      cacheScope: 'private',
-      _meta: { 'io.modelcontextprotocol/serverInfo': serverInfo },
-    };
+  const first = opening(message, { tools: {} });
+  if (first) return first;
   if (method !== 'tools/call' || params?.name !== 'vm_get') return undefined;
   const res = await agent.request({
     origin: base.origin,
