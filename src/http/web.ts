@@ -23,7 +23,7 @@ export function toWebRequest(req: IncomingMessage, res: ServerResponse): Request
 }
 
 /** A node request's headers as web Headers. */
-export function webHeaders(req: IncomingMessage): Headers {
+function webHeaders(req: IncomingMessage): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
