@@ -244,9 +244,13 @@ export function toEpochMs(value: unknown): number | null {
 /** A spec's fields as entries, worked out once a spec (normalisation runs on every answer). */
 const entriesOf = perObject((spec: Spec) => Object.entries(spec));
 
+/**
+ * Normalised in place: the value is the provider's answer just parsed (parseEnvelope), which nothing
+ * else holds. Missing fields are added after the ones the answer has, as a copy would have them.
+ */
 function normalizeWith(spec: Spec, value: unknown): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value ?? null;
-  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  const out = value as Record<string, unknown>;
   for (const [key, kind] of entriesOf(spec)) {
     const v = out[key];
     if (isScalar(kind)) out[key] = v ?? null;

@@ -42,13 +42,20 @@ export function wireType(schema: z.ZodType): WireType {
   return 'other';
 }
 
+/** A row's path template split at its placeholders: literals at even indexes, names at odd ones. */
+const pathParts = perObject((row: OperationDef): readonly string[] => row.path.split(/\{(\w+)\}/));
+
 /** Fill the path template; throws if a placeholder has no value (validation runs first). */
 export function buildPath(row: OperationDef, params: Readonly<Record<string, unknown>>): string {
-  return row.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+  const parts = pathParts(row);
+  let path = parts[0]!;
+  for (let i = 1; i < parts.length; i += 2) {
+    const name = parts[i]!;
     const value = params[name];
     if (value === undefined || value === null) throw new Error(`${row.tool}: missing path parameter ${name}`);
-    return encodeURIComponent(String(value));
-  });
+    path += encodeURIComponent(String(value)) + parts[i + 1]!;
+  }
+  return path;
 }
 
 /** A row's parameters that travel in the query (not in its path), worked out once a row. */
