@@ -1109,6 +1109,7 @@ function verdicts(r: Report): Verdict[] {
     const plainFloor = plain && floorOf(r, plain);
     const beside = [
       floor && `the floor, a bare relay with the same client: ${fmt(floor.ratio, 2)} ×`,
+      clientBound(r, t),
       t.connection === 'HTTP stateless' &&
         plain &&
         `with a plain undici client instead of the SDK's: ${fmt(plain.ratio, 2)} ×${plainFloor ? `, the floor ${fmt(plainFloor.ratio, 2)} ×` : ''}`,
@@ -1365,7 +1366,6 @@ function markdown(r: Report): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Why each missed target is missed, with this run's figures (the causes were found by profiling). */
 /** The plain client's HTTP stateless row, with the SDK client's busy figure of the same server. */
 function plainOf(r: Report) {
   const plain = ours(r).find((t) => t.connection === 'HTTP stateless, plain client');
@@ -1374,6 +1374,18 @@ function plainOf(r: Report) {
 }
 
 type ThroughputRow = Report['throughput'][number];
+
+/**
+ * Where a row misses because of its client: the client's own CPU a call times the target's rate is
+ * more than the machine has, so no server could meet the target with that client here.
+ */
+function clientBound(r: Report, t: ThroughputRow): string | undefined {
+  const clientUs = (1e6 * t.clientBusyMcp) / t.mcpPerSecond.median;
+  const rate = TARGETS.throughputRatio * t.rawPerSecond.median;
+  const cores = (clientUs * rate) / 1e6;
+  if (t.ratio >= TARGETS.throughputRatio || cores < r.machine.cores) return undefined;
+  return `the client alone spends ${fmt(clientUs, 0)} µs of CPU a call: ${fmt(rate, 0)} calls/s would take ${fmt(cores, 1)} cores of client CPU on this ${r.machine.cores}-core machine`;
+}
 
 /** The floors of the rows at concurrency 64, and how much of each flops-mcp reaches. */
 function floors(r: Report): string {
@@ -1394,6 +1406,13 @@ function floors(r: Report): string {
     )}. Where the floor itself is below ${TARGETS.throughputRatio} ×, the target is out of reach with that client on this machine: the client, the sandbox and a server that only relays the call already share its ${r.machine.cores} cores.`;
 }
 
+/** The SDK client's HTTP stateless row's client bound, as a clause of the notes. */
+function sdkBound(r: Report): string {
+  const sdk = ours(r).find((t) => t.connection === 'HTTP stateless' && t.concurrency === 64);
+  const bound = sdk && clientBound(r, sdk);
+  return bound ? `; ${bound}, so no server reaches the target with it here` : '';
+}
+
 /** flops-mcp's throughput rows (a report from before the floor was measured has no `program`). */
 const ours = (r: Report) => r.throughput.filter((t) => (t.program ?? 'flops-mcp') === 'flops-mcp');
 
@@ -1403,6 +1422,7 @@ const floorOf = (r: Report, row: ThroughputRow) =>
     (t) => t.program === 'bare relay' && t.connection === row.connection && t.concurrency === row.concurrency,
   );
 
+/** Why each missed target is missed, with this run's figures (the causes were found by profiling). */
 function notes(r: Report): string[] {
   const missed = (prefix: string) => (r.verdicts ?? []).some((v) => !v.met && v.target.startsWith(prefix));
   const out: string[] = [];
@@ -1424,7 +1444,7 @@ function notes(r: Report): string[] {
   const t64 = ours(r).filter((t) => t.concurrency === 64 && t.ratio < TARGETS.throughputRatio);
   if (t64.length) {
     out.push(
-      `- **Throughput.** ${t64.map((t) => `${t.connection}: ${fmt(t.ratio, 2)} ×, the server busy ${fmt(t.serverBusyMcp, 2)} of a core, ${fmt(t.serverCpuPerCallUs, 0)} µs of CPU a call`).join('; ')}; the sandbox spends ${fmt(r.sandbox.cpuPerRequestUs?.median, 0)} µs a request, and raw undici is bound by it. On this 2-core machine the server, the benchmark's own MCP client and the sandbox share two cores with other work (busy ${t64.map((t) => `${fmt(t.serverBusyMcp, 2)} + ${fmt(t.clientBusyMcp, 2)} + ${fmt(t.sandboxBusyMcp, 2)} = ${fmt((t.serverBusyMcp ?? 0) + t.clientBusyMcp + (t.sandboxBusyMcp ?? 0), 2)}`).join('; ')} of the 2 cores), and each call crosses all three (the client's pipe or socket, the server, the sandbox's socket), waiting for a core at each hand-off: the MCP rate falls with the CPU a call of each of them, most of all the server's, which is the largest: the SDK's per-message work (parsing and validating the JSON-RPC message with zod, the 2026 envelope, the result), the tool's argument validation, the undici request, and the result written twice (text and structuredContent, as the tools' contract says). A CPU profile of the stdio server on a 2026-07-28 connection at concurrency 64 shows the tool layer and the API client (src/) ≈ 15 %, the SDK's protocol code ≈ 14 % and zod ≈ 6 % (the 2026 envelope, the request validated twice and the result once, the tools' arguments), undici ≈ 10 %, the writes to the client's pipe ≈ 7 % and to the sandbox's socket ≈ 5 % (system calls that wake the other process), garbage collection ≈ 6 %, and the abort signals the SDK and the client made for each call ≈ 5 % (the client's is now an EventEmitter, about a tenth of that cost). The SDK's four JSON-RPC guards, which it runs about ten times a call as zod parses that mostly fail, took ≈ 9 % before the bin had them as plain checks (src/mcp/jsonrpc-guards.ts). Stateless HTTP: a 2025 \`tools/call\` with the server's own credentials goes to one long-lived server through a light transport (src/http/calls.ts; a server and the SDK's web-standard transport per request, as before, cost ≈ 2–3 ms of CPU a call), answered as one JSON body unless the call streams; what remains is Node's HTTP server and its socket writes, the SDK's classification and validation of the message, the tool and its undici request. The row with the SDK's 1.x client is bound by that client (busy ${fmt(plainOf(r)?.sdkClientBusy, 2)} of a core: fetch, web streams and zod for every call, and each fetch leaves an abort listener on the transport's one AbortSignal until garbage collection, hence Node's MaxListenersExceededWarning during that row); the plain client's row (undici posting the same requests) measures the server: ${fmt(plainOf(r)?.ratio, 2)} ×, ${fmt(plainOf(r)?.serverCpuPerCallUs, 0)} µs of CPU a call. CPU profiles of the HTTP server and of the bare relay below, each with the plain client at concurrency 64, put the socket writes (≈ 75 µs a call: the answer to the client, the request to the sandbox) and undici (≈ 54 µs) the same in both; flops-mcp's extra is the SDK's protocol code and zod (≈ 55 µs: the message, the request validated twice, the result), the abort signals the SDK and the API client made for each call (≈ 30 µs; the relay makes none; the API client's has since become an EventEmitter, about a tenth of the cost), garbage collection (≈ 18 µs more) and the tool layer, the API client and the HTTP guards (≈ 45 µs beyond the relay's own JSON parsing and writing).${floors(r)}`,
+      `- **Throughput.** ${t64.map((t) => `${t.connection}: ${fmt(t.ratio, 2)} ×, the server busy ${fmt(t.serverBusyMcp, 2)} of a core, ${fmt(t.serverCpuPerCallUs, 0)} µs of CPU a call`).join('; ')}; the sandbox spends ${fmt(r.sandbox.cpuPerRequestUs?.median, 0)} µs a request, and raw undici is bound by it. On this 2-core machine the server, the benchmark's own MCP client and the sandbox share two cores with other work (busy ${t64.map((t) => `${fmt(t.serverBusyMcp, 2)} + ${fmt(t.clientBusyMcp, 2)} + ${fmt(t.sandboxBusyMcp, 2)} = ${fmt((t.serverBusyMcp ?? 0) + t.clientBusyMcp + (t.sandboxBusyMcp ?? 0), 2)}`).join('; ')} of the 2 cores), and each call crosses all three (the client's pipe or socket, the server, the sandbox's socket), waiting for a core at each hand-off: the MCP rate falls with the CPU a call of each of them, most of all the server's, which is the largest: the SDK's per-message work (parsing and validating the JSON-RPC message with zod, the 2026 envelope, the result), the tool's argument validation, the undici request, and the result written twice (text and structuredContent, as the tools' contract says). A CPU profile of the stdio server on a 2026-07-28 connection at concurrency 64 shows the tool layer and the API client (src/) ≈ 15 %, the SDK's protocol code ≈ 14 % and zod ≈ 6 % (the 2026 envelope, the request validated twice and the result once, the tools' arguments), undici ≈ 10 %, the writes to the client's pipe ≈ 7 % and to the sandbox's socket ≈ 5 % (system calls that wake the other process), garbage collection ≈ 6 %, and the abort signals the SDK and the client made for each call ≈ 5 % (the client's is now an EventEmitter, about a tenth of that cost). The SDK's four JSON-RPC guards, which it runs about ten times a call as zod parses that mostly fail, took ≈ 9 % before the bin had them as plain checks (src/mcp/jsonrpc-guards.ts). Stateless HTTP: a 2025 \`tools/call\` with the server's own credentials goes to one long-lived server through a light transport (src/http/calls.ts; a server and the SDK's web-standard transport per request, as before, cost ≈ 2–3 ms of CPU a call), answered as one JSON body unless the call streams; what remains is Node's HTTP server and its socket writes, the SDK's classification and validation of the message, the tool and its undici request. The row with the SDK's 1.x client is bound by that client (busy ${fmt(plainOf(r)?.sdkClientBusy, 2)} of a core: fetch, web streams and zod for every call, and each fetch leaves an abort listener on the transport's one AbortSignal until garbage collection, hence Node's MaxListenersExceededWarning during that row${sdkBound(r)}); the plain client's row (undici posting the same requests) measures the server: ${fmt(plainOf(r)?.ratio, 2)} ×, ${fmt(plainOf(r)?.serverCpuPerCallUs, 0)} µs of CPU a call. CPU profiles of the HTTP server and of the bare relay below, each with the plain client at concurrency 64, put the socket writes (≈ 75 µs a call: the answer to the client, the request to the sandbox) and undici (≈ 54 µs) the same in both; flops-mcp's extra is the SDK's protocol code and zod (≈ 55 µs: the message, the request validated twice, the result), the abort signals the SDK and the API client made for each call (≈ 30 µs; the relay makes none; the API client's has since become an EventEmitter, about a tenth of the cost), garbage collection (≈ 18 µs more) and the tool layer, the API client and the HTTP guards (≈ 45 µs beyond the relay's own JSON parsing and writing).${floors(r)}`,
     );
   }
   const m = r.memory;
@@ -1450,7 +1470,10 @@ function notes(r: Report): string[] {
 async function main(): Promise<void> {
   if (process.argv.includes('--render')) {
     // The report of the last run written again from its JSON (after a change of the text only).
+    // The verdicts' texts are derived from the figures: derived again with the current text.
     const report = JSON.parse(readFileSync(`${root}bench/results/latest.json`, 'utf8')) as Report;
+    report.verdicts = verdicts(report);
+    writeFileSync(`${root}bench/results/latest.json`, `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(`${root}bench/results/latest.md`, markdown(report));
     return;
   }
