@@ -144,13 +144,20 @@ export function coldStart(
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'ignore'], env });
     const result: Partial<ColdStart> = {};
     let buffer = '';
+    // Settled once the process is gone: the next start-up measured does not share the cores with
+    // this one's exit.
+    let outcome: Error | undefined;
+    let done = false;
     const finish = (error?: Error) => {
+      if (done) return;
+      outcome = error;
+      done = true;
       child.kill('SIGKILL');
-      if (error) reject(error);
-      else resolve(result as ColdStart);
     };
     child.once('exit', (code) => {
-      if (result.initialize === undefined) reject(new Error(`${args.join(' ')} exited with ${code}`));
+      if (!done) reject(new Error(`${args.join(' ')} exited with ${code}`));
+      else if (outcome) reject(outcome);
+      else resolve(result as ColdStart);
     });
     child.stdout!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();

@@ -167,6 +167,16 @@ function installDigitalOcean(): DigitalOcean {
 const digitalOceanArgs = (d: DigitalOcean) => [d.entry!, '--services', 'droplets'];
 const digitalOceanEnv = (env: NodeJS.ProcessEnv) => ({ ...env, DIGITALOCEAN_API_TOKEN: PLACEHOLDER_TOKEN });
 
+/** A copy of `items` in random order (Fisher–Yates). */
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 interface Contender {
   name: 'bare' | 'sdk' | 'flops' | 'digitalocean';
   args: string[];
@@ -175,8 +185,16 @@ interface Contender {
   list?: boolean;
 }
 
+/**
+ * A variable of the machine, not of the contenders: NODE_EXTRA_CA_CERTS makes every Node process
+ * load that CA bundle as it starts (≈ 65 ms on the benchmark's machine, more than a bare start-up),
+ * which a client's usual environment does not, and which would bury the differences measured here.
+ */
+const MACHINE_ONLY = ['NODE_EXTRA_CA_CERTS'];
+
 async function measureFirstAnswer(sandbox: SandboxProcess, sdkFloor: string, d: DigitalOcean) {
   const env = serverEnv(sandbox);
+  for (const key of MACHINE_ONLY) delete env[key];
   const contenders: Contender[] = [
     { name: 'bare', args: [`${root}bench/bare-server.cjs`], env },
     { name: 'sdk', args: [sdkFloor], env },
@@ -207,9 +225,9 @@ async function measureFirstAnswer(sandbox: SandboxProcess, sdkFloor: string, d: 
     // One of each first, not counted: the file system cache.
     for (const c of contenders) await coldStart(c.args, c.env, false, opening, c.acceptError);
     for (let i = 0; i < RUNS.coldStart; i++) {
-      // The order turns each round, so that none always follows another's exit.
-      for (let k = 0; k < contenders.length; k++) {
-        const c = contenders[(i + k) % contenders.length]!;
+      // A new order each round, so that no contender always starts right after the same other
+      // (a turning order would keep each one's predecessor).
+      for (const c of shuffled(contenders)) {
         const run = await coldStart(c.args, c.env, c.list ?? false, opening, c.acceptError);
         samples.get(c.name)!.push(run.initialize);
         if (c.list) {
@@ -1243,7 +1261,7 @@ function markdown(r: Report): string {
   lines.push(
     '## 1. First answer',
     '',
-    `Spawn of a stdio server until its answer to the opening message arrives, ${fa.initialize.flopsMs.n} runs of each, interleaved (the order turning each round): a bare Node process answering with readline (bench/bare-server.cjs), the SDK floor (an empty server on the same SDK, \`@modelcontextprotocol/server\` with serveStdio, bundled the same way: bench/sdk-server.ts), flops-mcp (\`node dist/cli.cjs\`, pointed at the sandbox) and ${d.version ? `DigitalOcean's MCP server (${d.version}, installed by this run with npm into a scratch folder, run as \`node <its bin> --services droplets\` with a placeholder token: a Node launcher that starts its Go binary)` : `DigitalOcean's MCP server: **not measured**, ${d.error ?? ''}`}. flops-mcp's entry (dist/cli.cjs, one file: src/cli.ts, CommonJS as the bare process is: Node 20 runs it without setting up its ES module loader first) answers from build-time data before it loads the SDK, zod or the client; \`tools/list\` is answered once the server is ready.`,
+    `Spawn of a stdio server until its answer to the opening message arrives, ${fa.initialize.flopsMs.n} runs of each, interleaved (a new random order each round, each process gone before the next starts; NODE_EXTRA_CA_CERTS, which this machine sets and which makes every Node process load a CA bundle as it starts, is left out of their environment): a bare Node process answering with readline (bench/bare-server.cjs), the SDK floor (an empty server on the same SDK, \`@modelcontextprotocol/server\` with serveStdio, bundled the same way: bench/sdk-server.ts), flops-mcp (\`node dist/cli.cjs\`, pointed at the sandbox) and ${d.version ? `DigitalOcean's MCP server (${d.version}, installed by this run with npm into a scratch folder, run as \`node <its bin> --services droplets\` with a placeholder token: a Node launcher that starts its Go binary)` : `DigitalOcean's MCP server: **not measured**, ${d.error ?? ''}`}. flops-mcp's entry (dist/cli.cjs, one file: src/cli.ts, CommonJS as the bare process is: Node 20 runs it without setting up its ES module loader first) answers from build-time data before it loads the SDK, zod or the client; \`tools/list\` is answered once the server is ready.`,
     '',
     '| ms | initialize | server/discover |',
     '|---|---|---|',
@@ -1479,7 +1497,7 @@ async function main(): Promise<void> {
   }
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
   if (only) {
-    // One section alone, printed and never recorded: `--only throughput`, `rss`, `memory` or `tasks`.
+    // One section alone, printed and never recorded: `--only first`, `throughput`, `rss`, `memory` or `tasks`.
     await section(only);
     return;
   }
@@ -1560,7 +1578,19 @@ async function section(name: string): Promise<void> {
   const sandbox = await startSandboxProcess();
   const floorDir = mkdtempSync(join(os.tmpdir(), 'flops-bench-'));
   try {
-    if (name === 'throughput') {
+    if (name === 'first') {
+      const digitalOcean = installDigitalOcean();
+      try {
+        const f = await measureFirstAnswer(sandbox, sdkFloorIn(floorDir), digitalOcean);
+        for (const [opening, a] of Object.entries(f)) {
+          process.stdout.write(
+            `${opening}: flops-mcp ${fmt(a.flopsMs.median)} ms, bare ${fmt(a.bareMs.median)} ms (${fmt(a.ratioBare, 2)} ×, round by round ${fmt(a.ratioBarePaired, 2)} ×), DigitalOcean ${fmt(a.digitalOceanMs?.median)} ms (${fmt(a.ratioDigitalOcean, 2)} ×, round by round ${fmt(a.ratioDigitalOceanPaired, 2)} ×)\n`,
+          );
+        }
+      } finally {
+        rmSync(digitalOcean.dir, { recursive: true, force: true });
+      }
+    } else if (name === 'throughput') {
       const rows = await measureThroughput(sandbox);
       for (const t of rows) {
         process.stdout.write(

@@ -3,7 +3,6 @@
  * table (settings.ts) names them. Flags win over the environment. Anything invalid — an unknown toolset or tool name, a bad number — is a
  * UsageError naming the valid values; the CLI prints it and exits with code 2.
  */
-import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Toolset } from './api/operations.js';
 import { isLoopbackHost } from './http/guards.js';
@@ -303,7 +302,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     auth: auth as Config['auth'],
     publicUrl,
     authIssuer,
-    authStore: fallback('authStore').replace(/^~(?=\/|$)/, homedir()),
+    // `~` is expanded where the store opens (auth/store.ts): node:os stays out of the start-up.
+    authStore: fallback('authStore'),
     protect: list(given('protect')),
     safetySnapshots: on('safetySnapshots'),
     allowVms: ids(settingOf('allowVms').env!, given('allowVms')),

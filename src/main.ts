@@ -259,23 +259,31 @@ async function main(argv: string[], env: NodeJS.ProcessEnv, start?: EarlyStart):
       import('@modelcontextprotocol/server'),
     ]);
     const onerror = (err: Error) => log.debug('stdio', { error: err.message });
-    const served = early
+    // The early listener serves once its read of stdin in flight is back (mcp/early.ts): with a
+    // client that has sent nothing yet, after this process is ready and has its signal handlers.
+    const serving = early
       ? early.serve(factory, onerror, { ...stdio, deserializeMessage })
-      : stdio.serveStdio(factory, {
-          onerror,
-          transport: new stdio.StdioServerTransport(process.stdin, batchedStdout(process.stdout)),
-        });
+      : Promise.resolve(
+          stdio.serveStdio(factory, {
+            onerror,
+            transport: new stdio.StdioServerTransport(process.stdin, batchedStdout(process.stdout)),
+          }),
+        );
+    let served: Awaited<typeof serving> | undefined;
     log.info(`flops-mcp ${VERSION} ready on stdio${config.sandbox ? ' (sandbox)' : ''}`);
     // The messages read while loading are being answered: then V8's defaults again (cli.ts).
     if (start?.warm) setTimeout(start.warm, 0);
     stop = async () => {
-      await served.close().catch(() => undefined);
+      await served?.close().catch(() => undefined);
       await client.close().catch(() => undefined);
     };
-    done = new Promise<void>((resolve) => {
-      if (process.stdin.readableEnded) resolve(); // ended while the server loaded (mcp/early.ts)
-      process.stdin.once('end', resolve);
-      process.stdin.once('close', resolve);
+    done = serving.then((handle) => {
+      served = handle;
+      return new Promise<void>((resolve) => {
+        if (process.stdin.readableEnded) resolve(); // ended while the server loaded (mcp/early.ts)
+        process.stdin.once('end', resolve);
+        process.stdin.once('close', resolve);
+      });
     });
   }
 

@@ -267,7 +267,7 @@ describe('the early answer to initialize', () => {
       import('@modelcontextprotocol/server/stdio'),
       import('@modelcontextprotocol/server'),
     ]);
-    const served = early.serve(
+    const served = await early.serve(
       () => createServer({ client }),
       () => undefined,
       { ...stdio, deserializeMessage },

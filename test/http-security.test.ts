@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpConfigError, startHttpServer } from '../src/http/server.js';
+import { HttpConfigError, isLoopbackHost, startHttpServer } from '../src/http/server.js';
 import { silentLogger } from '../src/log.js';
 import {
   connect,
@@ -21,6 +21,36 @@ import {
 } from './http-helpers.js';
 
 const errorMessage = (body: Record<string, unknown>) => (body['error'] as { message: string }).message;
+
+describe('isLoopbackHost', () => {
+  it('takes 127.0.0.0/8 written as net.isIPv4 does, ::1, localhost and IPv4-mapped loopback', () => {
+    for (const host of [
+      '127.0.0.1',
+      '127.255.255.255',
+      ' 127.1.2.3 ',
+      '::ffff:127.0.0.1',
+      '[::1]',
+      'localhost',
+      'a.LOCALHOST',
+    ]) {
+      expect(isLoopbackHost(host), host).toBe(true);
+    }
+    for (const host of [
+      '127.256.0.1',
+      '127.0.0.01',
+      '127.1',
+      '127.0.0.1.',
+      '0127.0.0.1',
+      '128.0.0.1',
+      '0.0.0.0',
+      '::',
+      'localhost.example.com',
+      '127.0.0.1.nip.io',
+    ]) {
+      expect(isLoopbackHost(host), host).toBe(false);
+    }
+  });
+});
 
 describe('DNS-rebinding protection', () => {
   let s: HttpSetup;

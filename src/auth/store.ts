@@ -11,6 +11,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 
 export interface AuthStore {
   get<T = unknown>(key: string): Promise<T | undefined>;
@@ -53,7 +54,9 @@ export class EmbeddedStore implements AuthStore {
     this.#sweeper.unref();
   }
 
+  /** `path` may start with `~`, the user's home (the setting's default does). */
   static async open(path: string): Promise<EmbeddedStore> {
+    path = path.replace(/^~(?=\/|$)/, homedir());
     mkdirSync(path, { recursive: true, mode: 0o700 });
     const { open } = await import('lmdb');
     return new EmbeddedStore(open<Entry, string>({ path, compression: false }));

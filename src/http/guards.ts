@@ -19,7 +19,14 @@ export interface Credentials {
 /** Wildcard addresses: they name no host a client could put in a Host header. */
 const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '::0']);
 
-/** `127.0.0.0/8`, `::1`, `localhost` (and `*.localhost`), IPv4-mapped loopback. */
+/** A dotted-quad address in 127.0.0.0/8, written as `net.isIPv4` accepts it (no leading zeros). */
+const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])';
+const LOOPBACK_V4 = new RegExp(`^127(?:\\.${OCTET}){3}$`);
+
+/**
+ * `127.0.0.0/8`, `::1`, `localhost` (and `*.localhost`), IPv4-mapped loopback. Without node:net:
+ * the configuration (config.ts) checks it, and the bin's entry loads no more than it needs.
+ */
 export function isLoopbackHost(host: string): boolean {
   const h = host
     .trim()
@@ -28,7 +35,7 @@ export function isLoopbackHost(host: string): boolean {
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   if (h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice('::ffff:'.length) : h;
-  return isIP(v4) === 4 && v4.startsWith('127.');
+  return LOOPBACK_V4.test(v4);
 }
 
 /** `host` as it appears in a URL authority: IPv6 literals in brackets. */

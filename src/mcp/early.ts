@@ -20,6 +20,8 @@
  *
  * Run from source (tests, tsx) there is no build-time answer and the server answers as usual.
  */
+
+import { fstatSync, read, writeSync } from 'node:fs';
 import type { deserializeMessage, JSONRPCMessage, McpServerFactory } from '@modelcontextprotocol/server';
 import type { StdioServerHandle, StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from '../log.js';
@@ -72,8 +74,11 @@ export interface StdioSdk {
 export interface Early {
   /** Resolves once `initialize` was answered early, or once it will not be (another message came first). */
   readonly settled: Promise<void>;
-  /** Serve stdio with the real servers (serveStdio), handing them everything read so far. */
-  serve(factory: McpServerFactory, onerror: (err: Error) => void, sdk: StdioSdk): StdioServerHandle;
+  /**
+   * Serve stdio with the real servers (serveStdio), handing them everything read so far; once a
+   * direct read of stdin in flight (see listenEarly) has come back, so that one reader alone reads it.
+   */
+  serve(factory: McpServerFactory, onerror: (err: Error) => void, sdk: StdioSdk): Promise<StdioServerHandle>;
 }
 
 /** The `initialize` result the SDK server gives for this request (see Server._oninitialize). */
@@ -164,14 +169,60 @@ function asDiscover(line: string, supported: readonly string[]): DiscoverRequest
 }
 
 /**
+ * Descriptor 0 is a pipe or a socket, as a client's stdin is: its end of input stays ended for the
+ * stream that takes over (a terminal's Ctrl-D would not, so a terminal gets the stream from the start).
+ */
+function stdinIsPipe(): boolean {
+  try {
+    const stat = fstatSync(0);
+    return stat.isFIFO() || stat.isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/** The size of one direct read of stdin: an opening message is far smaller. */
+const READ_BYTES = 64 * 1024;
+
+/**
  * Start reading stdin and answer `initialize` or `server/discover` early; undefined when there is no build-time
  * template (running from source).
+ *
+ * Without streams given (the bin), on POSIX systems, stdin is read and the answer written with
+ * plain `fs` calls on descriptors 0 and 1: Node's stdin and stdout streams (`net` and the stream
+ * modules, a socket each, ≈ 5 ms at start-up) are made only when the server takes over. A client's
+ * stdin pipe is blocking (libuv, Python, Go and Rust all hand the child a blocking end), so a read
+ * waits for the opening message on a worker thread; a read that fails (a non-blocking descriptor:
+ * EAGAIN) hands over to the stream at once. Windows, a terminal and a file use the streams.
  */
 export function listenEarly(options: EarlyOptions): Early | undefined {
   const template = options.template ?? INITIALIZE_TEMPLATE;
   if (!template) return undefined;
-  const stdin = options.stdin ?? process.stdin;
-  const stdout = options.stdout ?? process.stdout;
+  const direct =
+    options.stdin === undefined &&
+    options.stdout === undefined &&
+    process.platform !== 'win32' &&
+    stdinIsPipe();
+  let stdin = options.stdin;
+  const input = () => {
+    stdin ??= process.stdin;
+    return stdin;
+  };
+  const output = () => options.stdout ?? process.stdout;
+  /** The answer: one write to descriptor 1 (all of it, or what is left through the stream). */
+  const answer = (text: string) => {
+    if (!direct) {
+      output().write(text);
+      return;
+    }
+    const bytes = Buffer.from(text);
+    let sent = 0;
+    try {
+      while (sent < bytes.length) sent += writeSync(1, bytes, sent);
+    } catch {
+      output().write(bytes.subarray(sent));
+    }
+  };
   const chunks: Buffer[] = [];
   let answered: { id: string | number; json: string } | undefined;
   let done = false;
@@ -207,26 +258,47 @@ export function listenEarly(options: EarlyOptions): Early | undefined {
       ? initializeResult(template, init.params.protocolVersion, text())
       : discover && discoverResult(template, text());
     if (request && result) {
-      stdout.write(`${JSON.stringify({ result, jsonrpc: '2.0', id: request.id })}\n`);
+      answer(`${JSON.stringify({ result, jsonrpc: '2.0', id: request.id })}\n`);
       answered = { id: request.id, json: JSON.stringify(result) };
       options.log.debug(`${request.method} answered while the server loads`, {
-        ms: Math.round(performance.now()),
+        // process.uptime, not performance.now: the performance global loads perf_hooks (≈ 2 ms).
+        ms: Math.round(process.uptime() * 1000),
       });
     }
     finish();
   };
-  stdin.on('data', onData);
-  stdin.once('end', finish);
+  const listen = () => {
+    input().on('data', onData);
+    input().once('end', finish);
+  };
+  /** Reads descriptor 0 until the opening line is in or the input ends; the stream on a failure. */
+  const readDirect = () =>
+    new Promise<void>((resolve) => {
+      const next = () => {
+        const buffer = Buffer.allocUnsafe(READ_BYTES);
+        read(0, buffer, 0, READ_BYTES, null, (err, n) => {
+          if (err) listen();
+          else if (n === 0) finish();
+          else onData(buffer.subarray(0, n));
+          if (err || done) resolve();
+          else next();
+        });
+      };
+      next();
+    });
+  const reading = direct ? readDirect() : Promise.resolve(listen());
 
   return {
     settled,
-    serve(factory: McpServerFactory, onerror: (err: Error) => void, sdk: StdioSdk): StdioServerHandle {
+    async serve(factory, onerror, sdk) {
+      await reading;
+      const stdin = input();
       stdin.pause();
       stdin.off('data', onData);
       stdin.off('end', finish);
       finish();
       const { StdioServerTransport, serveStdio, deserializeMessage } = sdk;
-      const transport = new StdioServerTransport(stdin, batchedStdout(stdout));
+      const transport = new StdioServerTransport(stdin, batchedStdout(output()));
       if (answered) {
         const early = answered;
         const send = transport.send.bind(transport);
