@@ -224,6 +224,24 @@ describe('the early answer to initialize', () => {
     expect(session.stderr()).not.toMatch(/BUG:/);
   });
 
+  it('reads an opening message that comes in pieces, and a message cut at the hand-over', async () => {
+    const session = start([], { ...cleanEnv, ...account });
+    const line = `${JSON.stringify(initialize(1, '2025-06-18'))}\n`;
+    const list = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    session.child.stdin!.write(line.slice(0, 40));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(session.messages).toHaveLength(0);
+    // The rest of the line, then a message whose end comes only once the server has taken over.
+    session.child.stdin!.write(`${line.slice(40)}${list.slice(0, 20)}`);
+    const init = await session.next((m) => m['id'] === 1);
+    expect(init['result']).toMatchObject({ serverInfo: { name: 'flops-mcp' } });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    session.child.stdin!.write(`${list.slice(20)}\n`);
+    expect((await session.next((m) => m['id'] === 2))['result']).toMatchObject({ tools: expect.any(Array) });
+    expect(session.messages.filter((m) => m['id'] === 1)).toHaveLength(1);
+    expect(session.stderr()).not.toMatch(/BUG:/);
+  });
+
   it('leaves a session that does not start with initialize to the server', async () => {
     const session = start([], { ...cleanEnv, ...account });
     session.send({ jsonrpc: '2.0', id: 'p', method: 'ping' }, initialize(1, '2025-06-18'));
