@@ -418,10 +418,10 @@ export const BOOLEAN_VALUES = {
 /** `1, true, yes, on or 0, false, no, off (any case)` */
 export const BOOLEAN_TEXT = `${BOOLEAN_VALUES.on.join(', ')} or ${BOOLEAN_VALUES.off.filter(Boolean).join(', ')} (any case)`;
 
-/** The row of a Config field. */
 /** The settings by key: parseConfig looks up every one of them at each start. */
 const BY_KEY = new Map(SETTINGS.map((s) => [s.key, s]));
 
+/** The row of a Config field. */
 export function settingOf(key: keyof Config): Setting {
   const setting = BY_KEY.get(key);
   if (!setting) throw new Error(`no setting declares ${key}`);

@@ -191,9 +191,9 @@ const READ_BYTES = 64 * 1024;
  * Without streams given (the bin), on POSIX systems, stdin is read and the answer written with
  * plain `fs` calls on descriptors 0 and 1: Node's stdin and stdout streams (`net` and the stream
  * modules, a socket each, ≈ 5 ms at start-up) are made only when the server takes over. A client's
- * stdin pipe is blocking (libuv, Python, Go and Rust all hand the child a blocking end), so a read
- * waits for the opening message on a worker thread; a read that fails (a non-blocking descriptor:
- * EAGAIN) hands over to the stream at once. Windows, a terminal and a file use the streams.
+ * stdin is usually blocking (libuv, which Node clients spawn with, and Python's subprocess hand the
+ * child a blocking end), so a read waits for the opening message on a worker thread; a read that
+ * fails (a non-blocking descriptor: EAGAIN) hands over to the stream at once. Windows, a terminal and a file use the streams.
  */
 export function listenEarly(options: EarlyOptions): Early | undefined {
   const template = options.template ?? INITIALIZE_TEMPLATE;
@@ -286,7 +286,9 @@ export function listenEarly(options: EarlyOptions): Early | undefined {
       };
       next();
     });
-  const reading = direct ? readDirect() : Promise.resolve(listen());
+  let reading: Promise<void> | undefined;
+  if (direct) reading = readDirect();
+  else listen();
 
   return {
     settled,
