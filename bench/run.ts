@@ -185,16 +185,12 @@ interface Contender {
   list?: boolean;
 }
 
-/**
- * A variable of the machine, not of the contenders: NODE_EXTRA_CA_CERTS makes every Node process
- * load that CA bundle as it starts (≈ 65 ms on the benchmark's machine, more than a bare start-up),
- * which a client's usual environment does not, and which would bury the differences measured here.
- */
-const MACHINE_ONLY = ['NODE_EXTRA_CA_CERTS'];
-
 async function measureFirstAnswer(sandbox: SandboxProcess, sdkFloor: string, d: DigitalOcean) {
   const env = serverEnv(sandbox);
-  for (const key of MACHINE_ONLY) delete env[key];
+  // A variable of the machine, not of the contenders: it makes every Node process load that CA
+  // bundle as it starts (≈ 65 ms on the benchmark's machine, more than a bare start-up), which a
+  // client's usual environment does not, and which would bury the differences measured here.
+  delete env['NODE_EXTRA_CA_CERTS'];
   const contenders: Contender[] = [
     { name: 'bare', args: [`${root}bench/bare-server.cjs`], env },
     { name: 'sdk', args: [sdkFloor], env },
@@ -1384,11 +1380,12 @@ function markdown(r: Report): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The plain client's HTTP stateless row, with the SDK client's busy figure of the same server. */
+/** The plain client's HTTP stateless row, with the SDK client's busy figure and bound (clientBound) on the same server. */
 function plainOf(r: Report) {
   const plain = ours(r).find((t) => t.connection === 'HTTP stateless, plain client');
   const sdk = ours(r).find((t) => t.connection === 'HTTP stateless');
-  return plain && { ...plain, sdkClientBusy: sdk?.clientBusyMcp };
+  const bound = sdk && sdk.concurrency === 64 ? clientBound(r, sdk) : undefined;
+  return plain && { ...plain, sdkClientBusy: sdk?.clientBusyMcp, sdkBound: bound };
 }
 
 type ThroughputRow = Report['throughput'][number];
@@ -1424,13 +1421,6 @@ function floors(r: Report): string {
     )}. Where the floor itself is below ${TARGETS.throughputRatio} ×, the target is out of reach with that client on this machine: the client, the sandbox and a server that only relays the call already share its ${r.machine.cores} cores.`;
 }
 
-/** The SDK client's HTTP stateless row's client bound, as a clause of the notes. */
-function sdkBound(r: Report): string {
-  const sdk = ours(r).find((t) => t.connection === 'HTTP stateless' && t.concurrency === 64);
-  const bound = sdk && clientBound(r, sdk);
-  return bound ? `; ${bound}, so no server reaches the target with it here` : '';
-}
-
 /** flops-mcp's throughput rows (a report from before the floor was measured has no `program`). */
 const ours = (r: Report) => r.throughput.filter((t) => (t.program ?? 'flops-mcp') === 'flops-mcp');
 
@@ -1462,7 +1452,7 @@ function notes(r: Report): string[] {
   const t64 = ours(r).filter((t) => t.concurrency === 64 && t.ratio < TARGETS.throughputRatio);
   if (t64.length) {
     out.push(
-      `- **Throughput.** ${t64.map((t) => `${t.connection}: ${fmt(t.ratio, 2)} ×, the server busy ${fmt(t.serverBusyMcp, 2)} of a core, ${fmt(t.serverCpuPerCallUs, 0)} µs of CPU a call`).join('; ')}; the sandbox spends ${fmt(r.sandbox.cpuPerRequestUs?.median, 0)} µs a request, and raw undici is bound by it. On this 2-core machine the server, the benchmark's own MCP client and the sandbox share two cores with other work (busy ${t64.map((t) => `${fmt(t.serverBusyMcp, 2)} + ${fmt(t.clientBusyMcp, 2)} + ${fmt(t.sandboxBusyMcp, 2)} = ${fmt((t.serverBusyMcp ?? 0) + t.clientBusyMcp + (t.sandboxBusyMcp ?? 0), 2)}`).join('; ')} of the 2 cores), and each call crosses all three (the client's pipe or socket, the server, the sandbox's socket), waiting for a core at each hand-off: the MCP rate falls with the CPU a call of each of them, most of all the server's, which is the largest: the SDK's per-message work (parsing and validating the JSON-RPC message with zod, the 2026 envelope, the result), the tool's argument validation, the undici request, and the result written twice (text and structuredContent, as the tools' contract says). A CPU profile of the stdio server on a 2026-07-28 connection at concurrency 64 shows the tool layer and the API client (src/) ≈ 15 %, the SDK's protocol code ≈ 14 % and zod ≈ 6 % (the 2026 envelope, the request validated twice and the result once, the tools' arguments), undici ≈ 10 %, the writes to the client's pipe ≈ 7 % and to the sandbox's socket ≈ 5 % (system calls that wake the other process), garbage collection ≈ 6 %, and the abort signals the SDK and the client made for each call ≈ 5 % (the client's is now an EventEmitter, about a tenth of that cost). The SDK's four JSON-RPC guards, which it runs about ten times a call as zod parses that mostly fail, took ≈ 9 % before the bin had them as plain checks (src/mcp/jsonrpc-guards.ts). Stateless HTTP: a 2025 \`tools/call\` with the server's own credentials goes to one long-lived server through a light transport (src/http/calls.ts; a server and the SDK's web-standard transport per request, as before, cost ≈ 2–3 ms of CPU a call), answered as one JSON body unless the call streams; what remains is Node's HTTP server and its socket writes, the SDK's classification and validation of the message, the tool and its undici request. The row with the SDK's 1.x client is bound by that client (busy ${fmt(plainOf(r)?.sdkClientBusy, 2)} of a core: fetch, web streams and zod for every call, and each fetch leaves an abort listener on the transport's one AbortSignal until garbage collection, hence Node's MaxListenersExceededWarning during that row${sdkBound(r)}); the plain client's row (undici posting the same requests) measures the server: ${fmt(plainOf(r)?.ratio, 2)} ×, ${fmt(plainOf(r)?.serverCpuPerCallUs, 0)} µs of CPU a call. CPU profiles of the HTTP server and of the bare relay below, each with the plain client at concurrency 64, put the socket writes (≈ 75 µs a call: the answer to the client, the request to the sandbox) and undici (≈ 54 µs) the same in both; flops-mcp's extra is the SDK's protocol code and zod (≈ 55 µs: the message, the request validated twice, the result), the abort signals the SDK and the API client made for each call (≈ 30 µs; the relay makes none; the API client's has since become an EventEmitter, about a tenth of the cost), garbage collection (≈ 18 µs more) and the tool layer, the API client and the HTTP guards (≈ 45 µs beyond the relay's own JSON parsing and writing).${floors(r)}`,
+      `- **Throughput.** ${t64.map((t) => `${t.connection}: ${fmt(t.ratio, 2)} ×, the server busy ${fmt(t.serverBusyMcp, 2)} of a core, ${fmt(t.serverCpuPerCallUs, 0)} µs of CPU a call`).join('; ')}; the sandbox spends ${fmt(r.sandbox.cpuPerRequestUs?.median, 0)} µs a request, and raw undici is bound by it. On this 2-core machine the server, the benchmark's own MCP client and the sandbox share two cores with other work (busy ${t64.map((t) => `${fmt(t.serverBusyMcp, 2)} + ${fmt(t.clientBusyMcp, 2)} + ${fmt(t.sandboxBusyMcp, 2)} = ${fmt((t.serverBusyMcp ?? 0) + t.clientBusyMcp + (t.sandboxBusyMcp ?? 0), 2)}`).join('; ')} of the 2 cores), and each call crosses all three (the client's pipe or socket, the server, the sandbox's socket), waiting for a core at each hand-off: the MCP rate falls with the CPU a call of each of them, most of all the server's, which is the largest: the SDK's per-message work (parsing and validating the JSON-RPC message with zod, the 2026 envelope, the result), the tool's argument validation, the undici request, and the result written twice (text and structuredContent, as the tools' contract says). A CPU profile of the stdio server on a 2026-07-28 connection at concurrency 64 shows the tool layer and the API client (src/) ≈ 15 %, the SDK's protocol code ≈ 14 % and zod ≈ 6 % (the 2026 envelope, the request validated twice and the result once, the tools' arguments), undici ≈ 10 %, the writes to the client's pipe ≈ 7 % and to the sandbox's socket ≈ 5 % (system calls that wake the other process), garbage collection ≈ 6 %, and the abort signals the SDK and the client made for each call ≈ 5 % (the client's is now an EventEmitter, about a tenth of that cost). The SDK's four JSON-RPC guards, which it runs about ten times a call as zod parses that mostly fail, took ≈ 9 % before the bin had them as plain checks (src/mcp/jsonrpc-guards.ts). Stateless HTTP: a 2025 \`tools/call\` with the server's own credentials goes to one long-lived server through a light transport (src/http/calls.ts; a server and the SDK's web-standard transport per request, as before, cost ≈ 2–3 ms of CPU a call), answered as one JSON body unless the call streams; what remains is Node's HTTP server and its socket writes, the SDK's classification and validation of the message, the tool and its undici request. The row with the SDK's 1.x client is bound by that client (busy ${fmt(plainOf(r)?.sdkClientBusy, 2)} of a core: fetch, web streams and zod for every call, and each fetch leaves an abort listener on the transport's one AbortSignal until garbage collection, hence Node's MaxListenersExceededWarning during that row${plainOf(r)?.sdkBound ? `; ${plainOf(r)?.sdkBound}, so no server reaches the target with it here` : ''}); the plain client's row (undici posting the same requests) measures the server: ${fmt(plainOf(r)?.ratio, 2)} ×, ${fmt(plainOf(r)?.serverCpuPerCallUs, 0)} µs of CPU a call. CPU profiles of the HTTP server and of the bare relay below, each with the plain client at concurrency 64, put the socket writes (≈ 75 µs a call: the answer to the client, the request to the sandbox) and undici (≈ 54 µs) the same in both; flops-mcp's extra is the SDK's protocol code and zod (≈ 55 µs: the message, the request validated twice, the result), the abort signals the SDK and the API client made for each call (≈ 30 µs; the relay makes none; the API client's has since become an EventEmitter, about a tenth of the cost), garbage collection (≈ 18 µs more) and the tool layer, the API client and the HTTP guards (≈ 45 µs beyond the relay's own JSON parsing and writing).${floors(r)}`,
     );
   }
   const m = r.memory;
